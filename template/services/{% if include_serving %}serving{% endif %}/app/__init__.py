@@ -1,0 +1,1 @@
+"""Model-serving API for the models in the MLflow registry."""

