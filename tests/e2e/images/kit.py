@@ -62,7 +62,9 @@ def docker_build(context: Path, tag: str, build_args: dict[str, str]) -> None:
     cmd = ["docker", "build", "-q", "-t", tag, str(context)]
     for key, value in build_args.items():
         cmd[2:2] = ["--build-arg", f"{key}={value}"]
-    subprocess.run(cmd, check=True, env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        cmd, check=True, env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL
+    )
 
 
 def debian_base(force: bool) -> str:
@@ -84,15 +86,17 @@ def debian_base(force: bool) -> str:
                 if entry.is_file():
                     entry.unlink()
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["docker", "import", "-", tag], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL
+        )
         if tar.wait() != 0:
             sys.exit("kit: tar of the rootfs failed")
     return tag
 
 
-def derived(name: str, version: str, base: str, force: bool,
-            extra_files: Iterable[Path] = ()) -> str:
+def derived(
+    name: str, version: str, base: str, force: bool, extra_files: Iterable[Path] = ()
+) -> str:
     """Build `<kit>/<name>:<version>-<hash>` from HERE/<name>/Dockerfile on top of `base`."""
     extras = list(extra_files)
     tag = f"{REPO}/{name}:{version}-{digest(base, HERE / name, *extras)}"
@@ -127,12 +131,11 @@ def weed_version(binary: Path) -> str:
 
 
 def torch_wheel() -> Path | None:
-    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     for folder in TORCH_WHEEL_DIRS:
         # Debian bookworm's python3 is 3.11: the wheel must match it, not the host.
         for wheel in sorted(folder.glob("torch-*+cpu-cp311-*.whl")):
             return wheel
-    log(f"no local CPU torch wheel in {TORCH_WHEEL_DIRS} (host is {tag}); builds will use the index")
+    log(f"no local cp311 CPU torch wheel in {TORCH_WHEEL_DIRS}: builds will use the index")
     return None
 
 
@@ -163,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         wheelhouse = derived("wheelhouse", "torch-cpu", "", args.force, [wheel])
         # The local +cpu wheel outranks PyPI's CUDA build of the same version; PyPI serves the rest.
         version = wheel.name.split("-")[1].split("+")[0]
-        lines += [f"WHEELHOUSE_IMAGE={wheelhouse}", f"TORCH_VERSION={version}",
-                  "TORCH_INDEX_URL=https://pypi.org/simple"]
+        lines += [
+            f"WHEELHOUSE_IMAGE={wheelhouse}",
+            f"TORCH_VERSION={version}",
+            "TORCH_INDEX_URL=https://pypi.org/simple",
+        ]
     cafile = ca_bundle()
     if cafile:
         lines.append(f"EXTRA_CA_CERTS={cafile}")

@@ -1,0 +1,3 @@
+from devenv.cli import main
+
+main()

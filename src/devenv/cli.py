@@ -1,0 +1,178 @@
+"""The `devenv` command line. Thin: parse flags, call one function, print, map errors to exits.
+
+This is the only module that exits; every expected failure is a DevenvError caught in `main`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from devenv import __version__, console, scaffold
+from devenv.errors import DevenvError
+from devenv.project import find_project
+
+app = typer.Typer(
+    name="devenv",
+    help=(
+        "A local ML platform in minutes: JupyterLab, MLflow, Postgres, S3 and model serving on "
+        "Docker Compose.\n\nStart with: devenv new my-project"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,  # .env holds secrets: never print locals
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.out.print(f"devenv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """ml-devenv command line."""
+
+
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        "-d",
+        metavar="KEY=VALUE",
+        help="Answer a template question, e.g. -d object_store=minio -d gpu=none (repeatable).",
+    ),
+]
+TemplateOption = Annotated[
+    str | None,
+    typer.Option(help="Template source (git URL or path) instead of the bundled one."),
+]
+RefOption = Annotated[
+    str | None, typer.Option("--vcs-ref", help="Template git tag or commit to use.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@app.command()
+def new(
+    dest: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path(
+        "my-ml-project"
+    ),
+    *,
+    data: DataOption = None,
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Use the default for every unanswered question.")
+    ] = False,
+    template: TemplateOption = None,
+    vcs_ref: RefOption = None,
+    git: Annotated[
+        bool, typer.Option(help="Make the project a git repository (needed by devenv update).")
+    ] = True,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a project from the template (asks questions unless --defaults or no terminal).
+
+    Examples:
+
+      devenv new my-project --defaults
+
+      devenv new my-project -d object_store=minio -d gpu=none -d include_serving=false
+    """
+    started = time.monotonic()
+    result = scaffold.new_project(
+        dest,
+        scaffold.parse_data(data or []),
+        defaults=defaults,
+        template=template,
+        vcs_ref=vcs_ref,
+        git_init=git,
+    )
+    elapsed = time.monotonic() - started
+    if json_output:
+        answers = {k: v for k, v in result.answers.items() if not k.startswith("_")}
+        console.print_json(
+            {
+                "path": str(result.dest),
+                "template": result.template,
+                "ref": result.ref,
+                "git": result.git_initialised,
+                "answers": answers,
+                "seconds": round(elapsed, 3),
+            }
+        )
+        return
+    console.success(f"created {result.dest} in {elapsed:.1f}s (template {result.ref or 'local'})")
+    console.info("secrets were generated into .env (git-ignored)")
+    console.info(f"next: cd {result.dest} && devenv up")
+    console.out.print(str(result.dest))
+
+
+@app.command()
+def update(
+    *,
+    data: DataOption = None,
+    template: TemplateOption = None,
+    vcs_ref: RefOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Update this project to the current template, keeping your edits.
+
+    Needs a clean git tree. Conflicts are left inline between <<<<<<< and >>>>>>> markers and
+    the command exits non-zero; .env and its secrets are never touched.
+    """
+    project = find_project()
+    result = scaffold.update_project(
+        project, scaffold.parse_data(data or []), template=template, vcs_ref=vcs_ref
+    )
+    if json_output:
+        console.print_json(
+            {
+                "path": str(result.root),
+                "from": result.old_ref,
+                "to": result.new_ref,
+                "changed": result.changed,
+            }
+        )
+        return
+    if not result.changed:
+        console.success(f"already up to date ({result.new_ref})")
+        return
+    console.success(f"updated {result.old_ref} -> {result.new_ref}; review with: git diff")
+    for name in result.changed:
+        console.out.print(name)
+
+
+def main() -> None:
+    """Console-script entry point: the one place errors become exit codes."""
+    try:
+        code = app(standalone_mode=False)
+    except DevenvError as error:
+        console.error(error.message, error.hint)
+        raise SystemExit(error.exit_code) from None
+    except KeyboardInterrupt:
+        console.error("interrupted", "nothing was left half-written")
+        raise SystemExit(130) from None
+    except typer.Abort:
+        console.error("aborted")
+        raise SystemExit(130) from None
+    except Exception as error:
+        # Usage errors (click's, vendored by typer): duck-typed to work across typer versions.
+        show, exit_code = getattr(error, "show", None), getattr(error, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            raise SystemExit(exit_code) from None
+        raise
+    raise SystemExit(code if isinstance(code, int) else 0)

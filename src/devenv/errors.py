@@ -1,0 +1,53 @@
+"""One error hierarchy. Each error is a one-line message, a hint, and its own exit code.
+
+`cli.main` is the only place that catches these; the codes are documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+
+class DevenvError(Exception):
+    """Base class: something the user can act on, never a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(DevenvError):
+    """Bad flags or arguments."""
+
+    exit_code = 2
+
+
+class TemplateError(DevenvError):
+    """An answer was rejected or the template could not be rendered."""
+
+    exit_code = 3
+
+
+class ProjectNotFoundError(DevenvError):
+    """The current folder is not inside a devenv project."""
+
+    exit_code = 4
+
+
+class DirtyTreeError(DevenvError):
+    """The project has uncommitted changes, so an update could lose work."""
+
+    exit_code = 5
+
+
+class UpdateConflictError(DevenvError):
+    """An update left conflicts for the user to resolve."""
+
+    exit_code = 6
+
+
+class ToolMissingError(DevenvError):
+    """An external tool (git) is missing."""
+
+    exit_code = 7

@@ -1,0 +1,38 @@
+"""Finding the project a command acts on, from any folder inside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from devenv.errors import ProjectNotFoundError
+
+ANSWERS_FILE = ".copier-answers.yml"
+COMPOSE_FILE = "compose.yaml"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @property
+    def answers_path(self) -> Path:
+        return self.root / ANSWERS_FILE
+
+    def answers(self) -> dict[str, object]:
+        data = yaml.safe_load(self.answers_path.read_text(encoding="utf-8")) or {}
+        return dict(data) if isinstance(data, dict) else {}
+
+
+def find_project(start: Path | None = None) -> Project:
+    """The nearest folder at or above `start` holding both the answers file and compose.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ANSWERS_FILE).is_file() and (folder / COMPOSE_FILE).is_file():
+            return Project(folder)
+    raise ProjectNotFoundError(
+        f"{here} is not inside a devenv project (no {ANSWERS_FILE} next to a {COMPOSE_FILE})",
+        hint="cd into your project, or create one with: devenv new my-project",
+    )

@@ -1,0 +1,47 @@
+"""Run the real `devenv` entry point in-process, the way a user's shell would see it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devenv import cli
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@contextmanager
+def _cwd(path: Path | None):  # type: ignore[no-untyped-def]
+    old = Path.cwd()
+    if path is not None:
+        os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str, cwd: Path | None = None) -> Result:
+    capsys.readouterr()
+    old_argv = sys.argv
+    sys.argv = ["devenv", *args]
+    try:
+        with _cwd(cwd):
+            cli.main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        sys.argv = old_argv
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)

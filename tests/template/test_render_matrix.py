@@ -1,0 +1,128 @@
+"""Every combination of the template's choices renders into a valid, secure project."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.template import lint
+from tests.template.conftest import answer_matrix, answers_id
+
+MATRIX = list(answer_matrix())
+SECRET_KEYS = ("POSTGRES_PASSWORD", "MLFLOW_DB_PASSWORD", "S3_ACCESS_KEY", "S3_SECRET_KEY",
+               "JUPYTER_TOKEN")
+
+
+def expected_files(answers: dict[str, Any], package: str) -> set[str]:
+    files = {
+        ".copier-answers.yml", ".env", ".env.example", ".gitignore", ".compose-lint.yml",
+        "README.md", "compose.yaml", "data/.gitkeep", "notebooks/README.md",
+        "scripts/onboard.sh", "services/postgres/initdb/10-mlflow-db.sh",
+        "services/mlflow/.dockerignore", "services/mlflow/Dockerfile",
+        "services/mlflow/create_bucket.py", "services/mlflow/requirements.txt",
+        f"src/{package}/__init__.py",
+    }
+    if answers["gpu"] != "none" and (answers["include_jupyter"] or answers["include_serving"]):
+        files.add("compose.gpu.yaml")
+    if answers["include_jupyter"]:
+        files |= {f"services/jupyter/{n}" for n in
+                  (".dockerignore", "Dockerfile", "jupyter_server_config.py", "requirements.txt")}
+    if answers["include_serving"]:
+        files |= {f"services/serving/{n}" for n in
+                  (".dockerignore", "Dockerfile", "requirements.txt", "app/__init__.py",
+                   "app/main.py")}
+    return files
+
+
+def read_env(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if line and not line.startswith("#") and "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def compose_config(compose_cmd: list[str], project: Path, *files: str) -> dict[str, Any]:
+    args = [a for f in files for a in ("-f", f)]
+    result = subprocess.run([*compose_cmd, "--project-directory", str(project), *args, "config",
+                             "--format", "json"], capture_output=True, text=True, cwd=project)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("answers", MATRIX, ids=[answers_id(a) for a in MATRIX])
+def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None:  # type: ignore[no-untyped-def]
+    project: Path = render(answers)
+    rendered = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    files = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+    # The exact file set, and no Jinja left anywhere.
+    assert files == expected_files(answers, rendered["package_name"])
+    for name in files:
+        text = (project / name).read_text()
+        assert "{{" not in text and "{%" not in text, f"unrendered Jinja in {name}"
+
+    # Compose accepts the stack alone and with the GPU overlay.
+    config = compose_config(compose_cmd, project, "compose.yaml")
+    if "compose.gpu.yaml" in files:
+        gpu_config = compose_config(compose_cmd, project, "compose.yaml", "compose.gpu.yaml")
+        gpu_services = {n for n, s in gpu_config["services"].items() if s.get("deploy")}
+        expected_gpu = {n for n in ("jupyter", "serving") if n in config["services"]}
+        assert gpu_services == expected_gpu
+    assert not any(s.get("deploy") for s in config["services"].values()), \
+        "no GPU reservation belongs in compose.yaml"
+
+    expected_services = {"postgres", "objectstore", "bucket-init", "mlflow"}
+    expected_services |= {n for n, on in (("jupyter", answers["include_jupyter"]),
+                                          ("serving", answers["include_serving"])) if on}
+    assert set(config["services"]) == expected_services
+
+    for name, service in config["services"].items():
+        labels = service.get("labels", {})
+        oneshot = labels.get("devenv.oneshot") == "true"
+        if not oneshot:
+            test = service.get("healthcheck", {}).get("test")
+            assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
+            assert labels.get("devenv.probe") and labels.get("devenv.url"), f"{name} lacks labels"
+            assert "start_interval" not in service["healthcheck"], "needs Engine >= 25"
+        for port in service.get("ports", []):
+            assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} beyond loopback"
+        for dep, cond in service.get("depends_on", {}).items():
+            wanted = ("service_completed_successfully"
+                      if config["services"][dep].get("labels", {}).get("devenv.oneshot")
+                      else "service_healthy")
+            assert cond["condition"] == wanted, f"{name} -> {dep}"
+    assert set(config["volumes"]) >= {"postgres-data", "objectstore-data"}
+
+    # Secrets: strong, in .env only, never in the answers file; .env.example has placeholders.
+    env = read_env(project / ".env")
+    answers_text = (project / ".copier-answers.yml").read_text()
+    for key in SECRET_KEYS:
+        if key == "JUPYTER_TOKEN" and not answers["include_jupyter"]:
+            assert key not in env
+            continue
+        value = env[key]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{20,}", value), key
+        if key != "S3_ACCESS_KEY":
+            assert len(value) >= 32, key
+        assert value not in answers_text
+        assert read_env(project / ".env.example")[key] == "change-me"
+    assert set(read_env(project / ".env")) == set(read_env(project / ".env.example"))
+
+    # Linters: zero findings (compose-lint exceptions are written down in .compose-lint.yml).
+    for dockerfile in project.glob("services/*/Dockerfile"):
+        assert lint.hadolint(dockerfile) == "", dockerfile
+    for script in [project / "scripts/onboard.sh", *project.glob("services/postgres/initdb/*.sh")]:
+        assert lint.shellcheck(script) == "", script
+    assert lint.compose_lint(project, "compose.yaml") == ""
+
+
+def test_two_renders_have_different_secrets(render) -> None:  # type: ignore[no-untyped-def]
+    first, second = (read_env(render({}) / ".env") for _ in range(2))
+    for key in SECRET_KEYS:
+        assert first[key] != second[key], key
+    assert len({first[k] for k in SECRET_KEYS}) == len(SECRET_KEYS), "secrets must differ"
