@@ -45,3 +45,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str, cwd: Path | None = N
         sys.argv = old_argv
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)
+
+
+def plain_template_copy(dest: Path) -> Path:
+    """A non-git copy of the working tree's template: Copier renders it as it is, uncommitted
+    changes included, without cloning or picking a tag."""
+    import shutil
+
+    from devenv.scaffold import template_root
+
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(template_root() / "copier.yml", dest / "copier.yml")
+    shutil.copytree(template_root() / "template", dest / "template")
+    return dest

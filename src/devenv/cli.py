@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from devenv import __version__, console, scaffold
+from devenv import __version__, console, scaffold, services
 from devenv.errors import DevenvError
 from devenv.project import find_project
 
@@ -153,6 +153,23 @@ def update(
     console.success(f"updated {result.old_ref} -> {result.new_ref}; review with: git diff")
     for name in result.changed:
         console.out.print(name)
+
+
+@app.command()
+def urls(*, json_output: JsonOption = False) -> None:
+    """Where each service of this project answers (read from compose.yaml's labels)."""
+    found = services.load(find_project())
+    if json_output:
+        console.print_json([s.as_dict() for s in found])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, show_header=True, header_style="bold")
+    for column in ("service", "url", "console"):
+        table.add_column(column, no_wrap=True)
+    for s in found:
+        table.add_row(s.title, s.url or "-", s.console or "")
+    console.out.print(table)
 
 
 def main() -> None:

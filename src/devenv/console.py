@@ -12,6 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    # Piped data must not be folded at 80 columns: URLs and DSNs stay whole.
+    out.width = 200
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from devenv.errors import ProjectNotFoundError
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 ANSWERS_FILE = ".copier-answers.yml"
 COMPOSE_FILE = "compose.yaml"
@@ -20,6 +24,14 @@ class Project:
     @property
     def answers_path(self) -> Path:
         return self.root / ANSWERS_FILE
+
+    def docker(self) -> DockerClient:
+        """The one Docker client for this project: every compose call goes through it."""
+        from python_on_whales import DockerClient
+
+        return DockerClient(
+            compose_project_directory=self.root, compose_files=[self.root / COMPOSE_FILE]
+        )
 
     def answers(self) -> dict[str, object]:
         data = yaml.safe_load(self.answers_path.read_text(encoding="utf-8")) or {}

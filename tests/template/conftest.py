@@ -11,7 +11,8 @@ from typing import Any
 import copier
 import pytest
 
-from devenv.scaffold import questions, template_root
+from devenv.scaffold import questions
+from tests.helpers import plain_template_copy
 
 
 def choices(name: str) -> list[Any]:
@@ -48,10 +49,7 @@ def answers_id(answers: dict[str, Any]) -> str:
 @pytest.fixture(scope="session")
 def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A non-git copy of the template: Copier renders it directly, without cloning."""
-    dest = tmp_path_factory.mktemp("template-src")
-    shutil.copy2(template_root() / "copier.yml", dest / "copier.yml")
-    shutil.copytree(template_root() / "template", dest / "template")
-    return dest
+    return plain_template_copy(tmp_path_factory.mktemp("template-src"))
 
 
 @pytest.fixture(scope="session")

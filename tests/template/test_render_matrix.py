@@ -126,3 +126,19 @@ def test_two_renders_have_different_secrets(render) -> None:  # type: ignore[no-
     for key in SECRET_KEYS:
         assert first[key] != second[key], key
     assert len({first[k] for k in SECRET_KEYS}) == len(SECRET_KEYS), "secrets must differ"
+
+
+def test_extra_ca_certs_becomes_a_build_secret(render, compose_cmd: list[str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project: Path = render({})
+    default = compose_config(compose_cmd, project, "compose.yaml")
+    assert default["secrets"]["extra_ca"]["file"] == "/dev/null"
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    with (project / ".env").open("a") as env:
+        env.write(f"EXTRA_CA_CERTS={bundle}\n")
+    config = compose_config(compose_cmd, project, "compose.yaml")
+    assert config["secrets"]["extra_ca"]["file"] == str(bundle)
+    built = [n for n, s in config["services"].items() if "build" in s]
+    assert built and all(
+        {"source": "extra_ca"} in config["services"][n]["build"]["secrets"] for n in built
+    )

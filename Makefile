@@ -1,0 +1,53 @@
+# ml-devenv: `make demo` (the main job) and `make test` (every test). `make help` lists the rest.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+# In CI a Docker-marked test that cannot reach an engine fails instead of skipping.
+PYTEST_FLAGS ?= $(if $(CI),--require-docker,)
+KIT_OVERRIDES := tests/e2e/images/overrides.env
+
+.PHONY: help install lint test unit template e2e e2e-images demo demo-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## make .venv with the CLI and the dev tools
+
+lint: install ## ruff, formatting and mypy
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+test: lint ## every test: unit, template matrix and linters, end-to-end on a real engine
+	$(BIN)/pytest $(PYTEST_FLAGS) tests
+
+unit: install ## only the fast tests (no Docker engine needed)
+	$(BIN)/pytest tests/unit tests/template
+
+e2e: install ## only the end-to-end tests (Docker engine needed)
+	$(BIN)/pytest $(PYTEST_FLAGS) tests/e2e
+
+e2e-images: install ## build the offline image kit and write its overrides.env (cached)
+	$(BIN)/python tests/e2e/images/kit.py
+
+demo: install ## scaffold a demo project, bring it up, prove it works, print URLs (OFFLINE=1: no registry)
+	@$(if $(OFFLINE),$(BIN)/python tests/e2e/images/kit.py,true)
+	@test -d $(DEMO_DIR) || $(BIN)/devenv new $(DEMO_DIR) --defaults --no-git $(if $(OFFLINE),--data gpu=none,)
+	@$(if $(OFFLINE),grep -q devenv-kit $(DEMO_DIR)/.env || cat $(KIT_OVERRIDES) >> $(DEMO_DIR)/.env,true)
+	@cd $(DEMO_DIR) && docker compose up --detach --build --wait
+	@cd $(DEMO_DIR) && docker compose ps
+	@cd $(DEMO_DIR) && $(abspath $(BIN))/devenv urls
+	@echo "The stack keeps running. Stop it with: make demo-down (data kept) or cd $(DEMO_DIR) && docker compose down -v"
+
+demo-down: ## stop the demo stack (volumes kept)
+	cd $(DEMO_DIR) && docker compose down
+
+clean: ## remove the virtualenv and build outputs (not the demo's volumes)
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""The stack's services, read from the `devenv.*` labels in compose.yaml: one list, not two."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from devenv.errors import DevenvError
+from devenv.project import Project
+
+LABEL = "devenv."
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    title: str
+    url: str | None
+    probe: str | None
+    console: str | None
+    order: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def from_config(config: dict[str, Any]) -> list[Service]:
+    """Long-running services with their URLs and probes, from `docker compose config` JSON."""
+    found = []
+    for name, spec in (config.get("services") or {}).items():
+        labels = {
+            k[len(LABEL) :]: v for k, v in (spec.get("labels") or {}).items() if k.startswith(LABEL)
+        }
+        if labels.get("oneshot") == "true":
+            continue
+        found.append(
+            Service(
+                name=name,
+                title=labels.get("title", name),
+                url=labels.get("url"),
+                probe=labels.get("probe"),
+                console=labels.get("console"),
+                order=int(labels.get("order", "1000")),
+            )
+        )
+    return sorted(found, key=lambda s: (s.order, s.name))
+
+
+def load(project: Project) -> list[Service]:
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        config = project.docker().compose.config(return_json=True)
+    except DockerException as error:
+        detail = (error.stderr or str(error)).strip().splitlines()
+        raise DevenvError(
+            f"docker compose could not read {project.root / 'compose.yaml'}: "
+            f"{detail[-1] if detail else 'unknown error'}",
+            hint="check .env against .env.example; `docker compose config` shows the details",
+        ) from None
+    except FileNotFoundError:
+        raise DevenvError(
+            "the docker CLI is not installed", hint="install Docker Engine or Docker Desktop"
+        ) from None
+    return from_config(config)

@@ -1,0 +1,156 @@
+"""The real-engine harness: render a project, add the offline kit's overrides, run compose.
+
+Every stack gets a unique compose project name and free host ports, and is always taken down
+with its volumes, even when a test fails. The `devenv` lifecycle commands will reuse this.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+from python_on_whales import DockerClient
+
+from tests.helpers import plain_template_copy
+
+KIT_DIR = Path(__file__).parent / "images"
+PORT_KEYS = (
+    "POSTGRES_PORT",
+    "S3_PORT",
+    "S3_CONSOLE_PORT",
+    "MLFLOW_PORT",
+    "JUPYTER_PORT",
+    "SERVING_PORT",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """Compose's reading of a simple .env: later lines win."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value
+    return values
+
+
+@dataclass
+class Stack:
+    root: Path
+    name: str
+    docker: DockerClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.docker = DockerClient(
+            compose_project_directory=self.root,
+            compose_files=[self.root / "compose.yaml"],
+            compose_project_name=self.name,
+        )
+
+    @property
+    def env(self) -> dict[str, str]:
+        return read_env(self.root / ".env")
+
+    def port(self, key: str) -> int:
+        return int(self.env[key])
+
+    def up(self, *, build: bool = False, timeout: int = 900) -> None:
+        self.docker.compose.up(detach=True, build=build, wait=True, wait_timeout=timeout)
+
+    def down(self, *, volumes: bool = False) -> None:
+        self.docker.compose.down(volumes=volumes, remove_orphans=True, timeout=10)
+
+    def exec(self, service: str, *command: str) -> str:
+        """Run a command in a running service; raise with its output when it fails."""
+        result = subprocess.run(
+            [
+                "docker",
+                "compose",
+                "-p",
+                self.name,
+                "--project-directory",
+                str(self.root),
+                "exec",
+                "-T",
+                service,
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"{service}: {command} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Service -> {state, health, exit_code} for every container, including one-shots."""
+        out: dict[str, dict[str, Any]] = {}
+        for container in self.docker.compose.ps(all=True):
+            labels = container.config.labels or {}
+            health = container.state.health.status if container.state.health else None
+            out[labels.get("com.docker.compose.service", container.name)] = {
+                "state": container.state.status,
+                "health": health,
+                "exit_code": container.state.exit_code,
+            }
+        return out
+
+    def logs_tail(self, lines: int = 40) -> str:
+        try:
+            return str(self.docker.compose.logs(tail=str(lines)))
+        except Exception as error:  # logs are diagnostics only
+            return f"(no logs: {error})"
+
+
+@pytest.fixture(scope="session")
+def kit_overrides() -> str:
+    """Build (or find) the offline images; the `.env` lines that point a project at them."""
+    from tests.e2e.images import kit
+
+    assert kit.main([]) == 0
+    return (KIT_DIR / "overrides.env").read_text()
+
+
+def render_project(dest: Path, overrides: str, answers: dict[str, Any] | None = None) -> Path:
+    src = plain_template_copy(dest.parent / "template-src")
+    copier.run_copy(
+        str(src),
+        dest,
+        data={"gpu": "none", **(answers or {})},
+        defaults=True,
+        quiet=True,
+        unsafe=False,
+    )
+    env = dest / ".env"
+    # What a user does for a mirror or an air-gapped host: append the overrides to .env.
+    extra = "".join(f"{key}={free_port()}\n" for key in PORT_KEYS)
+    env.write_text(env.read_text() + "\n" + overrides + extra)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
+    """A default project (SeaweedFS, CPU), built and brought up once for the module."""
+    root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides)
+    s = Stack(root, f"devenv-e2e-{uuid.uuid4().hex[:8]}")
+    try:
+        s.up(build=True)
+        yield s
+    except Exception:
+        print(s.logs_tail())
+        raise
+    finally:
+        s.down(volumes=True)

@@ -1,0 +1,109 @@
+"""The default stack on a real engine: healthy, wired together through service names, durable.
+
+Tests run in file order on one module-scoped stack: bring-up, the MLflow round trip, then a
+restart that must keep what the round trip wrote.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+LONG_RUNNING = {"postgres", "objectstore", "mlflow", "jupyter", "serving"}
+
+# Runs inside the Jupyter container, against http://mlflow:5000 from its environment.
+LOG_RUN = """
+import json, os, tempfile
+import mlflow
+mlflow.set_experiment("e2e-roundtrip")
+with mlflow.start_run() as run:
+    mlflow.log_param("kind", "e2e")
+    mlflow.log_metric("accuracy", 0.91)
+    path = os.path.join(tempfile.mkdtemp(), "note.txt")
+    with open(path, "w") as f:
+        f.write("hello from jupyter")
+    mlflow.log_artifact(path)
+print(json.dumps({"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+                  "tracking_uri": mlflow.get_tracking_uri()}))
+"""
+
+READ_RUN = """
+import json, sys, tempfile
+import mlflow
+client = mlflow.MlflowClient()
+run = client.get_run(sys.argv[1])
+local = client.download_artifacts(run.info.run_id, "note.txt", tempfile.mkdtemp())
+print(json.dumps({"accuracy": run.data.metrics["accuracy"], "note": open(local).read()}))
+"""
+
+state: dict[str, str] = {}
+
+
+def s3(stack: Stack):  # type: ignore[no-untyped-def]
+    env = stack.env
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{stack.port('S3_PORT')}",
+        aws_access_key_id=env["S3_ACCESS_KEY"],
+        aws_secret_access_key=env["S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+
+
+def psql(stack: Stack, sql: str) -> str:
+    return stack.exec("postgres", "psql", "-U", "postgres", "-d", "mlflow", "-tAc", sql).strip()
+
+
+def test_every_service_is_healthy(stack: Stack) -> None:
+    states = stack.states()
+    for name in LONG_RUNNING:
+        assert states[name]["state"] == "running", (name, states[name])
+        assert states[name]["health"] == "healthy", (name, states[name])
+    assert states["bucket-init"]["state"] == "exited"
+    assert states["bucket-init"]["exit_code"] == 0
+
+
+def test_mlflow_roundtrip_from_jupyter(stack: Stack) -> None:
+    out = stack.exec("jupyter", "python", "-c", LOG_RUN)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["tracking_uri"] == "http://mlflow:5000"  # through the service name
+    state.update(result)
+
+    # The run, its param and metric are rows in Postgres, owned by the MLflow role.
+    run_id = result["run_id"]
+    assert psql(stack, f"select status from runs where run_uuid = '{run_id}'") == "FINISHED"
+    assert psql(stack, f"select value from metrics where run_uuid = '{run_id}'") == "0.91"
+    assert psql(stack, "select tableowner from pg_tables where tablename = 'runs'") == "mlflow"
+
+    # The artifact is an object in the bucket, written by the MLflow server's proxy.
+    objects = s3(stack).list_objects_v2(Bucket=stack.env["MLFLOW_BUCKET"])
+    keys = [o["Key"] for o in objects.get("Contents", [])]
+    matching = [k for k in keys if run_id in k and k.endswith("note.txt")]
+    assert matching, keys
+    body = s3(stack).get_object(Bucket=stack.env["MLFLOW_BUCKET"], Key=matching[0])["Body"]
+    assert body.read() == b"hello from jupyter"
+    state["artifact_key"] = matching[0]
+
+
+def test_data_survives_down_and_up(stack: Stack) -> None:
+    assert state.get("run_id"), "needs the round-trip test"
+    stack.down(volumes=False)
+    assert not [c for c in stack.docker.compose.ps(all=True)], "down removes the containers"
+    stack.up(build=False)
+
+    out = stack.exec("jupyter", "python", "-c", READ_RUN, state["run_id"])
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result == {"accuracy": 0.91, "note": "hello from jupyter"}
+    head = s3(stack).head_object(Bucket=stack.env["MLFLOW_BUCKET"], Key=state["artifact_key"])
+    assert head["ContentLength"] == len("hello from jupyter")
+
+
+def test_our_services_run_as_non_root(stack: Stack) -> None:
+    for service in ("mlflow", "jupyter", "serving"):
+        assert stack.exec(service, "id", "-u").strip() == "1000", service
