@@ -121,3 +121,20 @@ def test_bundled_template_versions_accumulate_in_cache(capsys, tmp_path: Path, m
     assert result.code == 0, result.err
     assert "## Daily use (newer CLI)" in (project / "README.md").read_text()
     assert ".post1" in (project / ".copier-answers.yml").read_text()
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_template(tmp_path: Path) -> None:
+    """`devenv new` must work from an installed package, with no access to this repository."""
+    import sys
+    import zipfile
+
+    repo = template_root()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path),
+                    str(repo)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("ml_devenv-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    source = {f"devenv/_template/{p.relative_to(repo).as_posix()}"
+              for p in [repo / "copier.yml", *(repo / "template").rglob("*")]
+              if p.is_file() and "__pycache__" not in p.parts}
+    assert source <= names, source - names
