@@ -26,7 +26,7 @@ lint: install ## ruff, formatting and mypy
 	$(BIN)/mypy
 
 test: lint ## every test: unit, template matrix and linters, end-to-end on a real engine
-	$(BIN)/pytest $(PYTEST_FLAGS) tests
+	$(BIN)/pytest $(PYTEST_FLAGS) --durations=10 tests
 
 unit: install ## only the fast tests (no Docker engine needed)
 	$(BIN)/pytest tests/unit tests/template
