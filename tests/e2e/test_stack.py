@@ -11,6 +11,7 @@ import json
 import boto3
 import pytest
 
+from devenv import health
 from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -67,6 +68,16 @@ def test_every_service_is_healthy(stack: Stack) -> None:
         assert states[name]["health"] == "healthy", (name, states[name])
     assert states["bucket-init"]["state"] == "exited"
     assert states["bucket-init"]["exit_code"] == 0
+
+
+def test_probes_prove_each_service_works_from_the_host(stack: Stack) -> None:
+    """The CLI's probes, through the published loopback ports: API calls, not container state."""
+    mlflow = health.mlflow_api(f"http://localhost:{stack.port('MLFLOW_PORT')}")
+    assert mlflow.ok, mlflow
+    jupyter = f"http://localhost:{stack.port('JUPYTER_PORT')}/lab"
+    assert health.jupyter_api(jupyter, stack.env["JUPYTER_TOKEN"]).ok
+    assert not health.jupyter_api(jupyter, "not-the-token").ok, "the token is enforced"
+    assert health.http_ok(f"http://localhost:{stack.port('SERVING_PORT')}/health").ok
 
 
 def test_mlflow_roundtrip_from_jupyter(stack: Stack) -> None:
