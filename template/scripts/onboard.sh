@@ -31,4 +31,9 @@ if ! command -v devenv >/dev/null 2>&1; then
   fi
 fi
 
-exec devenv onboard "$@"
+# `devenv onboard` drives the whole path; older CLIs without it get the stack up directly.
+if devenv onboard --help >/dev/null 2>&1; then
+  exec devenv onboard "$@"
+fi
+docker compose up --detach --build --wait
+exec devenv urls

@@ -6,5 +6,3 @@ c.ServerApp.ip = "0.0.0.0"  # inside the container; the host port binds to 127.0
 c.ServerApp.port = 8888
 c.ServerApp.open_browser = False
 c.ServerApp.root_dir = "/home/app/work"
-# Behind compose's port mapping the browser's Origin is localhost:<JUPYTER_PORT>.
-c.ServerApp.allow_remote_access = True
