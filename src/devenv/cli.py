@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from devenv import __version__, console, scaffold, services
-from devenv.errors import DevenvError
+from devenv import __version__, client_env, console, scaffold, services, stack
+from devenv.errors import DevenvError, StackUnhealthyError, UsageError
 from devenv.project import find_project
 
 app = typer.Typer(
@@ -170,6 +170,95 @@ def urls(*, json_output: JsonOption = False) -> None:
     for s in found:
         table.add_row(s.title, s.url or "-", s.console or "")
     console.out.print(table)
+
+
+ServicesArgument = Annotated[
+    list[str] | None, typer.Argument(help="Services to act on (default: all).", show_default=False)
+]
+
+
+@app.command()
+def status(names: ServicesArgument = None, *, json_output: JsonOption = False) -> None:
+    """Is each service running, healthy, and really working? Exit 0 only when all pass.
+
+    Probes are real calls: an MLflow REST query, an S3 bucket listing, SELECT 1 in Postgres,
+    Jupyter's API with the token, the serving API's /health.
+    """
+    project = find_project()
+    results = stack.status(project, names or [])
+    if json_output:
+        console.print_json(
+            {"ok": all(r.ok for r in results), "services": [r.as_dict() for r in results]}
+        )
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in ("service", "state", "health", "probe", "ms"):
+            table.add_column(column, no_wrap=True)
+        for r in results:
+            mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+            probe = r.probe.detail if r.probe else "-"
+            ms = f"{r.probe.latency_ms:.0f}" if r.probe else ""
+            table.add_row(f"{mark} {r.service.name}", r.state, r.health or "-", probe, ms)
+        console.out.print(table)
+    failing = [r.service.name for r in results if not r.ok]
+    if failing:
+        raise StackUnhealthyError(
+            f"not working: {', '.join(failing)}",
+            hint=f"see why: devenv logs {failing[0]}; start or heal: docker compose up -d --wait",
+        )
+
+
+@app.command()
+def down() -> None:
+    """Stop and remove the containers. Volumes, and so all your data, are kept."""
+    project = find_project()
+    stack.with_engine(lambda: project.docker().compose.down(remove_orphans=True))
+    console.success("stopped; volumes kept (your data is safe)")
+
+
+@app.command()
+def logs(
+    service: Annotated[str | None, typer.Argument(help="One service (default: all).")] = None,
+    *,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming.")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="Only newer lines: 10m, 2h, or a timestamp.")
+    ] = None,
+    tail: Annotated[int, typer.Option(help="Lines per service to start with.")] = 100,
+) -> None:
+    """Show service logs (stdout), e.g. devenv logs mlflow -f --since 10m."""
+    project = find_project()
+    if service:
+        stack.check_names(services.load(project), [service])
+    stream = stack.with_engine(
+        lambda: project.docker().compose.logs(
+            [service] if service else [], follow=follow, since=since, tail=str(tail), stream=True
+        )
+    )
+    for _source, chunk in stream:
+        console.out.file.write(chunk.decode(errors="replace"))
+        console.out.file.flush()
+
+
+@app.command(name="env")
+def env_(
+    *,
+    fmt: Annotated[
+        str, typer.Option("--format", help="dotenv, shell (export lines) or json.")
+    ] = "dotenv",
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Include keys, passwords and tokens.")
+    ] = False,
+) -> None:
+    """Client settings for tools on the host, e.g. eval "$(devenv env --format shell)"."""
+    if fmt not in ("dotenv", "shell", "json"):
+        raise UsageError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
+    settings = client_env.client_settings(find_project(), show_secrets=show_secrets)
+    console.out.file.write(client_env.render(settings, fmt) + "\n")
+    if not show_secrets:
+        console.info("secrets left out; add --show-secrets to include them")
 
 
 def main() -> None:

@@ -51,3 +51,21 @@ class ToolMissingError(DevenvError):
     """An external tool (git) is missing."""
 
     exit_code = 7
+
+
+class EngineUnavailableError(DevenvError):
+    """No Docker engine answers (not installed, not started, or DOCKER_HOST points nowhere)."""
+
+    exit_code = 10
+
+
+class UnknownServiceError(DevenvError):
+    """A service name that the project's compose.yaml does not define."""
+
+    exit_code = 12
+
+
+class StackUnhealthyError(DevenvError):
+    """At least one service is not running, not healthy, or fails its probe."""
+
+    exit_code = 13

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from devenv.client_env import client_settings, render
+from devenv.envfile import read_env
+from devenv.project import Project
+
+ENV = """# comment
+MLFLOW_PORT=5050
+S3_PORT=8333
+POSTGRES_PORT=5432
+MLFLOW_DB_USER=mlflow
+MLFLOW_DB_PASSWORD=pw-secret
+S3_ACCESS_KEY=AKEY
+S3_SECRET_KEY=s3-secret
+JUPYTER_PORT=8888
+JUPYTER_TOKEN=tok-secret
+MLFLOW_PORT=6000
+"""
+
+
+def project(tmp_path: Path) -> Project:
+    (tmp_path / ".env").write_text(ENV)
+    return Project(tmp_path)
+
+
+def test_read_env_later_line_wins(tmp_path: Path) -> None:
+    env = read_env(project(tmp_path).root / ".env")
+    assert env["MLFLOW_PORT"] == "6000" and "# comment" not in env
+    assert read_env(tmp_path / "missing") == {}
+
+
+def test_secrets_only_on_request(tmp_path: Path) -> None:
+    hidden = client_settings(project(tmp_path), show_secrets=False)
+    assert hidden["MLFLOW_TRACKING_URI"] == "http://localhost:6000"
+    assert "SERVING_URL" not in hidden  # no serving in this project
+    text = json.dumps(hidden)
+    assert not any(s in text for s in ("pw-secret", "s3-secret", "tok-secret", "AKEY"))
+    shown = client_settings(project(tmp_path), show_secrets=True)
+    assert shown["DATABASE_URL"] == "postgresql://mlflow:pw-secret@localhost:5432/mlflow"
+    assert shown["JUPYTER_TOKEN"] == "tok-secret"
+
+
+def test_formats_round_trip() -> None:
+    settings = {"A": "x y", "B": "it's"}
+    assert json.loads(render(settings, "json")) == settings
+    lines = render(settings, "shell").splitlines()
+    assert [shlex.split(line)[1] for line in lines] == ["A=x y", "B=it's"]
+    assert render(settings, "dotenv") == "A=x y\nB=it's"
