@@ -5,15 +5,17 @@ This is the only module that exits; every expected failure is a DevenvError caug
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from devenv import __version__, client_env, console, scaffold, services, stack
+from devenv.envfile import read_env
 from devenv.errors import DevenvError, StackUnhealthyError, UsageError
-from devenv.project import find_project
+from devenv.project import GPU_OVERLAY, find_project
 
 app = typer.Typer(
     name="devenv",
@@ -172,42 +174,189 @@ def urls(*, json_output: JsonOption = False) -> None:
     console.out.print(table)
 
 
+def _status_table(results: list[stack.ServiceStatus]) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("service", "state", "health", "probe", "ms"):
+        table.add_column(column, no_wrap=True)
+    for r in results:
+        mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+        probe = r.probe.detail if r.probe else "-"
+        ms = f"{r.probe.latency_ms:.0f}" if r.probe else ""
+        table.add_row(f"{mark} {r.service.name}", r.state, r.health or "-", probe, ms)
+    return table
+
+
+def _watch_status(project: Any, names: list[str]) -> None:
+    from rich.live import Live
+
+    try:
+        with Live(console=console.out, auto_refresh=False) as live:
+            while True:
+                live.update(_status_table(stack.status(project, names)), refresh=True)
+                time.sleep(2)
+    except KeyboardInterrupt:
+        return
+
+
 ServicesArgument = Annotated[
     list[str] | None, typer.Argument(help="Services to act on (default: all).", show_default=False)
 ]
 
 
 @app.command()
-def status(names: ServicesArgument = None, *, json_output: JsonOption = False) -> None:
+def status(
+    names: ServicesArgument = None,
+    *,
+    json_output: JsonOption = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh every 2 s until Ctrl-C.")
+    ] = False,
+) -> None:
     """Is each service running, healthy, and really working? Exit 0 only when all pass.
 
     Probes are real calls: an MLflow REST query, an S3 bucket listing, SELECT 1 in Postgres,
     Jupyter's API with the token, the serving API's /health.
     """
     project = find_project()
+    if watch:
+        _watch_status(project, names or [])
+        return
     results = stack.status(project, names or [])
     if json_output:
         console.print_json(
             {"ok": all(r.ok for r in results), "services": [r.as_dict() for r in results]}
         )
     else:
-        from rich.table import Table
-
-        table = Table(box=None, header_style="bold")
-        for column in ("service", "state", "health", "probe", "ms"):
-            table.add_column(column, no_wrap=True)
-        for r in results:
-            mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
-            probe = r.probe.detail if r.probe else "-"
-            ms = f"{r.probe.latency_ms:.0f}" if r.probe else ""
-            table.add_row(f"{mark} {r.service.name}", r.state, r.health or "-", probe, ms)
-        console.out.print(table)
+        console.out.print(_status_table(results))
     failing = [r.service.name for r in results if not r.ok]
     if failing:
         raise StackUnhealthyError(
             f"not working: {', '.join(failing)}",
             hint=f"see why: devenv logs {failing[0]}; start or heal: docker compose up -d --wait",
         )
+
+
+def _url_rows(statuses: list[stack.ServiceStatus], token: str | None) -> list[tuple[str, str]]:
+    rows = []
+    for st in statuses:
+        url = st.service.url or ""
+        if st.service.probe == "jupyter" and token:
+            url = f"{url}?token={token}"
+        rows.append((st.service.title, url))
+        if st.service.console:
+            rows.append((f"{st.service.title} console", st.service.console))
+    return rows
+
+
+@app.command()
+def up(
+    names: ServicesArgument = None,
+    *,
+    build: Annotated[
+        bool | None,
+        typer.Option(
+            "--build/--no-build",
+            help="Rebuild images first / never build (default: build only missing images).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds to wait for every service to be healthy.")
+    ] = 600,
+    gpu: Annotated[
+        str, typer.Option(help="auto: GPU overlay only when the host can run it; on; off.")
+    ] = "auto",
+    json_output: JsonOption = False,
+) -> None:
+    """Build, start and health-check the stack, with live progress; safe to run again.
+
+    Before anything starts it checks the engine, compose (v2.20+), unresolved update
+    conflicts and that every host port is free. After start-up each service must pass a real
+    probe (see devenv status).
+    """
+    if gpu not in ("auto", "on", "off"):
+        raise UsageError(f"--gpu must be auto, on or off, got {gpu!r}")
+    project = find_project()
+    renderer = console.LiveTable()
+    with renderer:
+        result = stack.up(
+            project,
+            names or [],
+            build=build,
+            timeout=timeout,
+            gpu=gpu,
+            on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
+        )
+    if gpu == "auto" and not result.gpu and (project.root / GPU_OVERLAY).is_file():
+        console.info(f"GPU: {result.gpu_reason}")
+    token = read_env(project.root / ".env").get("JUPYTER_TOKEN")
+    failing = [st.service.name for st in result.statuses if not st.ok]
+    if json_output:
+        console.print_json(
+            {
+                "ok": not failing,
+                "seconds": round(result.seconds, 1),
+                "gpu": result.gpu,
+                "gpu_reason": result.gpu_reason,
+                "services": [st.as_dict() for st in result.statuses],
+            }
+        )
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, show_header=False)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        for title, url in _url_rows(result.statuses, token):
+            table.add_row(title, url)
+        console.out.print(table)
+    if failing:
+        raise StackUnhealthyError(
+            f"started, but not working: {', '.join(failing)}",
+            hint=f"see devenv status and devenv logs {failing[0]}",
+        )
+    console.success(f"stack up and working in {result.seconds:.1f}s")
+
+
+@app.command()
+def restart(names: ServicesArgument = None) -> None:
+    """Restart services (all by default); their data is kept."""
+    project = find_project()
+    if names:
+        stack.check_names(services.load(project), names)
+    stack.with_engine(lambda: project.docker().compose.restart(names or None))
+    console.success(
+        f"restarted {', '.join(names) if names else 'all services'}; check with: devenv status"
+    )
+
+
+@app.command()
+def reset(
+    names: ServicesArgument = None,
+    *,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (for scripts).")] = False,
+) -> None:
+    """DELETE data: stop services and remove their volumes (all by default). Asks first."""
+    project = find_project()
+    plans = stack.reset_plan(project, names or [])
+    if not plans:
+        console.info("nothing to delete")
+        return
+    console.info("This deletes, for good:")
+    for plan in plans:
+        console.info(f"  volume {plan.volume}  (used by {', '.join(plan.services) or 'nothing'})")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "refusing to delete data without confirmation", hint="re-run with --yes"
+            )
+        if not typer.confirm("Delete these volumes?", default=False, err=True):
+            console.info("nothing deleted")
+            raise typer.Exit(1)
+    deleted = stack.reset(project, plans, names or [])
+    console.success(f"deleted {len(deleted)} volume(s); devenv up starts afresh")
 
 
 @app.command()
@@ -266,6 +415,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except DevenvError as error:
+        if error.details:
+            console.err.print(error.details, markup=False, highlight=False)
         console.error(error.message, error.hint)
         raise SystemExit(error.exit_code) from None
     except KeyboardInterrupt:

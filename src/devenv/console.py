@@ -36,3 +36,33 @@ def info(message: str) -> None:
 
 def success(message: str) -> None:
     err.print(f"[green]✓[/] {escape(message)}")
+
+
+class LiveTable:
+    """Progress on stderr: a live-updating table on a terminal, one line per change otherwise."""
+
+    def __init__(self) -> None:
+        self._live: Any = None
+        self._seen: dict[str, str] = {}
+
+    def __enter__(self) -> LiveTable:
+        if err.is_terminal:
+            from rich.live import Live
+
+            self._live = Live(console=err, refresh_per_second=8, transient=False)
+            self._live.__enter__()
+        return self
+
+    def update(self, table: Any, rows: dict[str, Any]) -> None:
+        if self._live is not None:
+            self._live.update(table)
+            return
+        for name, row in rows.items():
+            phase = str(getattr(row, "phase", row))
+            if self._seen.get(name, "pending") != phase:
+                self._seen[name] = phase
+                err.print(f"  {name}: {phase}", markup=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)

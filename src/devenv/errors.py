@@ -11,10 +11,12 @@ class DevenvError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, details: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Diagnostics printed before the one-line error (for example a service's last logs).
+        self.details = details
 
 
 class UsageError(DevenvError):
@@ -69,3 +71,27 @@ class StackUnhealthyError(DevenvError):
     """At least one service is not running, not healthy, or fails its probe."""
 
     exit_code = 13
+
+
+class ComposeMissingError(DevenvError):
+    """Docker Compose v2 (>= 2.20) is not available as `docker compose`."""
+
+    exit_code = 11
+
+
+class PortBusyError(DevenvError):
+    """A host port the stack publishes is already taken."""
+
+    exit_code = 14
+
+
+class ProjectConflictError(DevenvError):
+    """Project files hold unresolved merge conflicts (markers or .rej files)."""
+
+    exit_code = 15
+
+
+class GpuUnavailableError(DevenvError):
+    """`--gpu on` was asked for, but the host cannot run the GPU overlay."""
+
+    exit_code = 16

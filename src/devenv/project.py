@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 ANSWERS_FILE = ".copier-answers.yml"
 COMPOSE_FILE = "compose.yaml"
+GPU_OVERLAY = "compose.gpu.yaml"
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,17 @@ class Project:
     def answers_path(self) -> Path:
         return self.root / ANSWERS_FILE
 
-    def docker(self) -> DockerClient:
-        """The one Docker client for this project: every compose call goes through it."""
+    def docker(self, *, gpu: bool = False) -> DockerClient:
+        """The one Docker client for this project: every compose call goes through it.
+
+        `gpu` adds the NVIDIA overlay; only `devenv up` decides when that is safe.
+        """
         from python_on_whales import DockerClient
 
-        return DockerClient(
-            compose_project_directory=self.root, compose_files=[self.root / COMPOSE_FILE]
-        )
+        files: list[str | Path] = [self.root / COMPOSE_FILE]
+        if gpu:
+            files.append(self.root / GPU_OVERLAY)
+        return DockerClient(compose_project_directory=self.root, compose_files=files)
 
     def answers(self) -> dict[str, object]:
         data = yaml.safe_load(self.answers_path.read_text(encoding="utf-8")) or {}

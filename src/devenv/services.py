@@ -46,11 +46,12 @@ def from_config(config: dict[str, Any]) -> list[Service]:
     return sorted(found, key=lambda s: (s.order, s.name))
 
 
-def load(project: Project) -> list[Service]:
+def config(project: Project) -> dict[str, Any]:
+    """`docker compose config` as JSON: the project as compose resolves it (with .env)."""
     from python_on_whales.exceptions import DockerException
 
     try:
-        config = project.docker().compose.config(return_json=True)
+        result: dict[str, Any] = project.docker().compose.config(return_json=True)
     except DockerException as error:
         detail = (error.stderr or str(error)).strip().splitlines()
         raise DevenvError(
@@ -62,4 +63,8 @@ def load(project: Project) -> list[Service]:
         raise DevenvError(
             "the docker CLI is not installed", hint="install Docker Engine or Docker Desktop"
         ) from None
-    return from_config(config)
+    return result
+
+
+def load(project: Project) -> list[Service]:
+    return from_config(config(project))

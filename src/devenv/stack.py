@@ -6,6 +6,7 @@ one EngineUnavailableError with a hint, never a traceback.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,14 +14,56 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from devenv import health, services
+from devenv import health, preflight, services
 from devenv.envfile import read_env
-from devenv.errors import EngineUnavailableError, UnknownServiceError
+from devenv.errors import (
+    EngineUnavailableError,
+    GpuUnavailableError,
+    StackUnhealthyError,
+    UnknownServiceError,
+)
 from devenv.health import ProbeResult
-from devenv.project import Project
+from devenv.progress import Progress
+from devenv.project import GPU_OVERLAY, Project
 from devenv.services import Service
 
 T = TypeVar("T")
+
+
+ENGINE_DOWN = (
+    "cannot connect to the docker daemon",
+    "is the docker daemon running",
+    "error during connect",
+    "no such file or directory",
+)
+
+
+def _engine_down(text: str) -> bool:
+    return any(marker in text.lower() for marker in ENGINE_DOWN)
+
+
+def _engine_answers() -> bool:
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        DockerClient().system.info()
+    except DockerException as error:
+        return not _engine_down(f"{error.stderr or ''} {error}")
+    return True
+
+
+def engine_unavailable() -> EngineUnavailableError:
+    return EngineUnavailableError(
+        "the Docker engine is not answering",
+        hint="start Docker (Docker Desktop, or: sudo systemctl start docker); "
+        "check DOCKER_HOST if you set it",
+    )
+
+
+def require_engine() -> None:
+    if not _engine_answers():
+        raise engine_unavailable()
 
 
 @contextmanager
@@ -31,17 +74,10 @@ def engine_errors() -> Iterator[None]:
     try:
         yield
     except DockerException as error:
-        text = f"{error.stderr or ''} {error}".lower()
-        if (
-            "cannot connect" in text
-            or "is the docker daemon running" in text
-            or ("connect" in text and "docker.sock" in text)
-        ):
-            raise EngineUnavailableError(
-                "the Docker engine is not answering",
-                hint="start Docker (Docker Desktop, or: sudo systemctl start docker); "
-                "check DOCKER_HOST if you set it",
-            ) from None
+        # Some calls stream stderr to the terminal, so the text is not always in the error:
+        # when it is not, ask the engine directly.
+        if _engine_down(f"{error.stderr or ''}") or not _engine_answers():
+            raise engine_unavailable() from None
         raise
 
 
@@ -115,15 +151,24 @@ def probe(project: Project, service: Service, env: dict[str, str]) -> ProbeResul
     return None
 
 
-def containers(project: Project) -> dict[str, tuple[str, str | None]]:
-    """Service name -> (container state, healthcheck status)."""
+@dataclass(frozen=True)
+class ContainerState:
+    state: str
+    health: str | None
+    exit_code: int | None
+
+
+def containers(project: Project, docker: Any = None) -> dict[str, ContainerState]:
+    """Service name -> its container's state, healthcheck status and exit code."""
     with engine_errors():
-        found = project.docker().compose.ps(all=True)
-    states: dict[str, tuple[str, str | None]] = {}
+        found = (docker or project.docker()).compose.ps(all=True)
+    states: dict[str, ContainerState] = {}
     for container in found:
         name = (container.config.labels or {}).get("com.docker.compose.service", container.name)
         health_status = container.state.health.status if container.state.health else None
-        states[name] = (str(container.state.status), health_status)
+        states[name] = ContainerState(
+            str(container.state.status), health_status, container.state.exit_code
+        )
     return states
 
 
@@ -146,12 +191,221 @@ def status(project: Project, names: list[str] | None = None) -> list[ServiceStat
     for service in known:
         if names and service.name not in names:
             continue
-        state, health_status = states.get(service.name, ("missing", None))
-        checked = probe(project, service, env) if state == "running" else None
-        result.append(ServiceStatus(service, state, health_status, checked))
+        current = states.get(service.name, ContainerState("missing", None, None))
+        checked = probe(project, service, env) if current.state == "running" else None
+        result.append(ServiceStatus(service, current.state, current.health, checked))
     return result
 
 
 def with_engine(call: Callable[[], T]) -> T:
+    """Check the engine first (so compose never prints its own connection error), then call."""
+    require_engine()
     with engine_errors():
         return call()
+
+
+# ---------------------------------------------------------------- up
+
+
+@contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables for the compose processes started inside the block."""
+    old = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def gpu_plan(project: Project, mode: str, runtimes: set[str]) -> tuple[bool, str]:
+    """Whether to add the GPU overlay, and why. `--gpu on` fails here, before any change."""
+    if mode == "off":
+        return False, "GPU off (--gpu off)"
+    if not (project.root / GPU_OVERLAY).is_file():
+        if mode == "on":
+            raise GpuUnavailableError(
+                f"this project has no {GPU_OVERLAY} (it was made with gpu=none)",
+                hint="add it with: devenv update -d gpu=auto",
+            )
+        return False, "CPU project (gpu=none)"
+    if "nvidia" in runtimes:
+        return True, "NVIDIA runtime found in the Docker engine"
+    reason = "the Docker engine has no NVIDIA runtime"
+    if mode == "on":
+        raise GpuUnavailableError(
+            reason,
+            hint="install the NVIDIA Container Toolkit and restart Docker, or use --gpu off",
+        )
+    return False, f"{reason}: starting on CPU (install the NVIDIA Container Toolkit for GPU)"
+
+
+def _with_dependencies(config: dict[str, Any], names: list[str]) -> set[str]:
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend((config["services"].get(name, {}).get("depends_on") or {}).keys())
+    return seen
+
+
+def _host_ports(container: Any) -> set[int]:
+    ports = (container.network_settings.ports or {}) if container.network_settings else {}
+    return {
+        int(b["HostPort"])
+        for bindings in ports.values()
+        for b in bindings or []
+        if b.get("HostPort")
+    }
+
+
+@dataclass
+class UpResult:
+    statuses: list[ServiceStatus]
+    seconds: float
+    gpu: bool
+    gpu_reason: str
+
+
+def _failed(name: str, state: ContainerState | None, long_running: set[str]) -> bool:
+    if state is None:
+        return name in long_running
+    if name in long_running:
+        return state.state != "running" or state.health not in (None, "healthy")
+    return state.state == "exited" and state.exit_code not in (None, 0)
+
+
+def diagnose(
+    project: Project, config: dict[str, Any], targets: set[str], docker: Any
+) -> StackUnhealthyError:
+    """The root-cause service (failed, with no failed dependency), its state and last logs."""
+    states = containers(project, docker)
+    long_running = {s.name for s in services.from_config(config)}
+    failed = [
+        n for n in config["services"] if n in targets and _failed(n, states.get(n), long_running)
+    ]
+    roots = [
+        n for n in failed if not set(config["services"][n].get("depends_on") or {}) & set(failed)
+    ]
+    name = (roots or failed or sorted(targets))[0]
+    state = states.get(name, ContainerState("missing", None, None))
+    try:
+        logs = str(docker.compose.logs([name], tail="30")).rstrip() or "(no output)"
+    except Exception as error:  # diagnostics must never hide the failure itself
+        logs = f"(logs unavailable: {error})"
+    code = f", exit code {state.exit_code}" if state.state == "exited" else ""
+    return StackUnhealthyError(
+        f"{name} did not become healthy (state: {state.state}{code}, "
+        f"health: {state.health or 'n/a'})",
+        hint=f"fix what its log shows, then run devenv up again (full log: devenv logs {name})",
+        details=f"--- last 30 log lines of {name} ---\n{logs}",
+    )
+
+
+def up(
+    project: Project,
+    names: list[str],
+    *,
+    build: bool | None,
+    timeout: int,
+    gpu: str,
+    on_progress: Callable[[Progress], None],
+) -> UpResult:
+    """Preflight, then build and start with live progress, then prove every service works."""
+    from python_on_whales.exceptions import DockerException
+
+    started = time.monotonic()
+    docker = project.docker()
+    with engine_errors():
+        info = docker.system.info()
+    try:
+        version_text: str | None = str(docker.compose.version())
+    except DockerException:
+        version_text = None
+    preflight.check_compose_version(version_text)
+    preflight.check_conflicts(project)
+    config = services.config(project)
+    check_names(services.from_config(config), names)
+    use_gpu, gpu_reason = gpu_plan(project, gpu, set((info.runtimes or {}).keys()))
+
+    targets = _with_dependencies(config, names) if names else set(config["services"])
+    with engine_errors():
+        ours = {port for c in docker.compose.ps() for port in _host_ports(c)}
+        holders = {port: c.name for c in docker.container.list() for port in _host_ports(c)}
+    preflight.check_ports(
+        project, preflight.published_ports(config, targets), ours=ours, container_holding=holders
+    )
+
+    progress = Progress(
+        str(config.get("name", "")), [n for n in config["services"] if n in targets]
+    )
+    on_progress(progress)
+    client = project.docker(gpu=use_gpu)
+    try:
+        with _env(COMPOSE_PROGRESS="json"), engine_errors():
+            stream = client.compose.up(
+                names or None,
+                detach=True,
+                wait=True,
+                wait_timeout=timeout,
+                build=bool(build),
+                no_build=build is False,
+                stream_logs=True,
+            )
+            for _source, line in stream or []:
+                if progress.feed(line.decode(errors="replace")):
+                    on_progress(progress)
+    except DockerException as error:
+        failure = diagnose(project, config, targets, client)
+        compose_said = (error.stderr or "").strip().splitlines()[-3:]
+        failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
+        raise failure from None
+    return UpResult(status(project, names), time.monotonic() - started, use_gpu, gpu_reason)
+
+
+# ---------------------------------------------------------------- reset
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    volume: str  # the engine's name, e.g. myproj_postgres-data
+    services: tuple[str, ...]
+
+
+def reset_plan(project: Project, names: list[str]) -> list[VolumePlan]:
+    """The named volumes that `reset` would delete, with the services that use them."""
+    config = services.config(project)
+    check_names(services.from_config(config), names)
+    users: dict[str, list[str]] = {}
+    for service, spec in config["services"].items():
+        for mount in spec.get("volumes") or []:
+            if mount.get("type") == "volume" and mount.get("source"):
+                users.setdefault(mount["source"], []).append(service)
+    plans = []
+    for key, spec in (config.get("volumes") or {}).items():
+        used_by = tuple(sorted(users.get(key, [])))
+        if names and not set(used_by) & set(names):
+            continue
+        plans.append(VolumePlan(str((spec or {}).get("name") or key), used_by))
+    return plans
+
+
+def reset(project: Project, plans: list[VolumePlan], names: list[str]) -> list[str]:
+    """Stop the services using the volumes, then delete the volumes. Returns what was deleted."""
+    require_engine()
+    docker = project.docker()
+    with engine_errors():
+        if not names:
+            docker.compose.down(volumes=True, remove_orphans=True)
+        else:
+            affected = sorted({s for plan in plans for s in plan.services})
+            docker.compose.rm(affected, stop=True, volumes=True)
+            existing: list[Any] = [p.volume for p in plans if docker.volume.exists(p.volume)]
+            if existing:
+                docker.volume.remove(existing)
+    return [p.volume for p in plans]

@@ -115,6 +115,10 @@ class Stack:
             return f"(no logs: {error})"
 
 
+def unique_name() -> str:
+    return f"devenv-e2e-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(scope="session")
 def kit_overrides() -> str:
     """Build (or find) the offline images; the `.env` lines that point a project at them."""
@@ -124,7 +128,9 @@ def kit_overrides() -> str:
     return (KIT_DIR / "overrides.env").read_text()
 
 
-def render_project(dest: Path, overrides: str, answers: dict[str, Any] | None = None) -> Path:
+def render_project(
+    dest: Path, overrides: str, name: str, answers: dict[str, Any] | None = None
+) -> Path:
     src = plain_template_copy(dest.parent / "template-src")
     copier.run_copy(
         str(src),
@@ -136,21 +142,35 @@ def render_project(dest: Path, overrides: str, answers: dict[str, Any] | None = 
     )
     env = dest / ".env"
     # What a user does for a mirror or an air-gapped host: append the overrides to .env.
+    # Tests run side by side with other stacks: a unique project name and free host ports.
     extra = "".join(f"{key}={free_port()}\n" for key in PORT_KEYS)
-    env.write_text(env.read_text() + "\n" + overrides + extra)
+    env.write_text(env.read_text() + "\n" + overrides + extra + f"COMPOSE_PROJECT_NAME={name}\n")
     return dest
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
     """A default project (SeaweedFS, CPU), built and brought up once for the module."""
-    root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides)
-    s = Stack(root, f"devenv-e2e-{uuid.uuid4().hex[:8]}")
+    name = unique_name()
+    root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name)
+    s = Stack(root, name)
     try:
         s.up(build=True)
         yield s
     except Exception:
         print(s.logs_tail())
         raise
+    finally:
+        s.down(volumes=True)
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
+    """A default project, rendered but not started: the test drives it with the CLI."""
+    name = unique_name()
+    root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name)
+    s = Stack(root, name)
+    try:
+        yield s
     finally:
         s.down(volumes=True)

@@ -1,0 +1,97 @@
+"""Live per-service progress for `devenv up`, fed by compose's JSON events (COMPOSE_PROGRESS=json).
+
+No parsing of human-oriented text: compose prints one JSON object per line, either a resource
+event (`{"id": "Container proj-svc-1", "status": "Healthy"}`) or BuildKit build progress
+(`{"vertexes": [{"name": "[svc 3/5] RUN ..."}]}`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from rich.table import Table
+
+STEP = re.compile(r"^\[(?P<service>[\w.-]+)(?: [^\]]*)?\]\s*(?P<step>.*)$")
+DONE = {"Healthy", "Running", "Started", "Exited"}
+STYLE = {
+    "Healthy": "green",
+    "Running": "green",
+    "Exited": "cyan",
+    "Error": "red",
+    "Unhealthy": "red",
+}
+
+
+@dataclass
+class Row:
+    phase: str = "pending"
+    detail: str = ""
+
+
+@dataclass
+class Progress:
+    project: str
+    services: list[str]
+    rows: dict[str, Row] = field(default_factory=dict)
+    raw: deque[str] = field(default_factory=lambda: deque(maxlen=30))
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in self.services:
+            self.rows.setdefault(name, Row())
+
+    def _service_of(self, resource: str) -> str | None:
+        """'Container myproj-mlflow-1' -> 'mlflow' (None for networks and volumes)."""
+        if not resource.startswith("Container "):
+            return None
+        name = resource[len("Container ") :]
+        prefix = f"{self.project}-"
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+        return re.sub(r"-\d+$", "", name)
+
+    def feed(self, line: str) -> bool:
+        """Take one output line; True when it changed what the table shows."""
+        line = line.strip()
+        if not line:
+            return False
+        try:
+            event = json.loads(line)
+        except ValueError:
+            self.raw.append(line)
+            return False
+        if not isinstance(event, dict):
+            return False
+        if "status" in event and "id" in event:
+            service = self._service_of(str(event["id"]))
+            if service is None:
+                return False
+            row = self.rows.setdefault(service, Row())
+            row.phase, row.detail = str(event["status"]), ""
+            return True
+        if event.get("level") in ("warning", "error") and "msg" in event:
+            message = str(event["msg"])
+            if "buildx isn't installed" not in message:  # compose falls back on its own
+                self.warnings.append(message)
+            return False
+        changed = False
+        for vertex in event.get("vertexes") or []:
+            match = STEP.match(str(vertex.get("name", "")))
+            if match and match["service"] in self.rows:
+                row = self.rows[match["service"]]
+                row.phase, row.detail = "Building", match["step"][:60]
+                changed = True
+        return changed
+
+    def table(self) -> Table:
+        table = Table(box=None, header_style="bold")
+        table.add_column("service", no_wrap=True)
+        table.add_column("phase", no_wrap=True)
+        table.add_column("detail", overflow="ellipsis", no_wrap=True)
+        for name, row in self.rows.items():
+            style = STYLE.get(row.phase, "yellow" if row.phase not in DONE else "green")
+            table.add_row(name, f"[{style}]{row.phase}[/]", row.detail)
+        return table

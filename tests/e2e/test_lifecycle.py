@@ -1,0 +1,124 @@
+"""The devenv lifecycle on a real engine, driven through the CLI as a user would.
+
+One story, in file order, on one project: up -> status -> idempotent up -> a killed service is
+named and healed -> data survives down/up -> reset deletes it -> a busy port stops `up` before
+anything starts -> a dead engine is one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+from tests.helpers import run_cli
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+EXPERIMENT = "kept-across-restarts"
+
+
+def ids(stack: Stack) -> dict[str, str]:
+    return {c.name: c.id for c in stack.docker.compose.ps()}
+
+
+def mlflow(stack: Stack) -> str:
+    return f"http://localhost:{stack.port('MLFLOW_PORT')}/api/2.0/mlflow"
+
+
+def test_up_brings_everything_up_and_proves_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(capsys, "up", cwd=project_dir.root)
+    assert result.code == 0, result.err
+    assert "stack up and working" in result.err
+    token = project_dir.env["JUPYTER_TOKEN"]
+    assert f"/lab?token={token}" in result.out
+    assert f"postgresql://mlflow@localhost:{project_dir.port('POSTGRES_PORT')}/mlflow" in result.out
+    assert project_dir.env["MLFLOW_DB_PASSWORD"] not in result.out
+
+    status = run_cli(capsys, "status", "--json", cwd=project_dir.root / "services")
+    assert status.code == 0, status.err
+    data = json.loads(status.out)
+    assert data["ok"] is True
+    by_name = {s["service"]: s for s in data["services"]}
+    assert set(by_name) == {"postgres", "objectstore", "mlflow", "jupyter", "serving"}
+    assert all(s["probe"]["ok"] and s["health"] == "healthy" for s in by_name.values())
+
+
+def test_second_up_recreates_nothing(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    before = ids(project_dir)
+    result = run_cli(capsys, "up", cwd=project_dir.root)
+    assert result.code == 0, result.err
+    assert ids(project_dir) == before
+
+
+def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    project_dir.docker.compose.kill(["serving"])
+    result = run_cli(capsys, "status", cwd=project_dir.root)
+    assert result.code == 13
+    assert "not working: serving" in result.err and "devenv logs serving" in result.err
+
+    assert run_cli(capsys, "up", cwd=project_dir.root).code == 0
+    assert run_cli(capsys, "status", cwd=project_dir.root).code == 0
+
+
+def test_down_keeps_data(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    created = httpx.post(f"{mlflow(project_dir)}/experiments/create", json={"name": EXPERIMENT})
+    assert created.status_code == 200, created.text
+
+    result = run_cli(capsys, "down", cwd=project_dir.root)
+    assert result.code == 0 and "volumes kept" in result.err
+    assert not project_dir.docker.compose.ps(all=True)
+
+    assert run_cli(capsys, "up", cwd=project_dir.root).code == 0
+    found = httpx.get(
+        f"{mlflow(project_dir)}/experiments/get-by-name", params={"experiment_name": EXPERIMENT}
+    )
+    assert found.status_code == 200, "the experiment survived down/up"
+
+
+def test_reset_asks_then_deletes(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    # Without a terminal and without --yes nothing is deleted.
+    refused = run_cli(capsys, "reset", cwd=project_dir.root)
+    assert refused.code == 2 and "--yes" in refused.err
+    assert run_cli(capsys, "status", cwd=project_dir.root).code == 0
+
+    volumes = {
+        v.name
+        for v in project_dir.docker.volume.list()
+        if v.name.startswith(project_dir.name + "_")
+    }
+    assert {f"{project_dir.name}_postgres-data", f"{project_dir.name}_objectstore-data"} <= volumes
+    result = run_cli(capsys, "reset", "--yes", cwd=project_dir.root)
+    assert result.code == 0, result.err
+    for volume in volumes:
+        assert volume in result.err, "reset lists what it destroys"
+        assert not project_dir.docker.volume.exists(volume)
+
+
+def test_busy_port_stops_up_before_anything_starts(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    port = project_dir.port("MLFLOW_PORT")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        result = run_cli(capsys, "up", cwd=project_dir.root)
+    assert result.code == 14
+    assert f"port {port}" in result.err and "MLFLOW_PORT" in result.err
+    assert "pid" in result.err, "names the process holding the port"
+    assert not project_dir.docker.compose.ps(all=True), "nothing was started"
+
+
+def test_dead_engine_is_one_clear_line(capsys, project_dir: Stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    for command in (["status"], ["up"], ["down"]):
+        result = run_cli(capsys, *command, cwd=project_dir.root)
+        assert result.code == 10, (command, result)
+        assert "Traceback" not in result.err
+        assert result.err.startswith("error: the Docker engine is not answering")
+
+
+def test_gpu_on_fails_early_on_a_cpu_host(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(capsys, "up", "--gpu", "on", cwd=project_dir.root)
+    assert result.code == 16 and "hint:" in result.err
+    assert not project_dir.docker.compose.ps(all=True)
