@@ -41,13 +41,14 @@ demo: install ## scaffold a demo project, bring it up, prove it works, print URL
 	@$(if $(OFFLINE),$(BIN)/python tests/e2e/images/kit.py,true)
 	@test -d $(DEMO_DIR) || $(BIN)/devenv new $(DEMO_DIR) --defaults --no-git $(if $(OFFLINE),--data gpu=none,)
 	@$(if $(OFFLINE),grep -q devenv-kit $(DEMO_DIR)/.env || cat $(KIT_OVERRIDES) >> $(DEMO_DIR)/.env,true)
-	@cd $(DEMO_DIR) && docker compose up --detach --build --wait
-	@cd $(DEMO_DIR) && docker compose ps
-	@cd $(DEMO_DIR) && $(abspath $(BIN))/devenv urls
-	@echo "The stack keeps running. Stop it with: make demo-down (data kept) or cd $(DEMO_DIR) && docker compose down -v"
+	@$(if $(OFFLINE),true,cd $(DEMO_DIR) && docker compose pull --quiet --ignore-buildable --policy missing >/dev/null 2>&1 \
+	  || { echo "make demo: base images cannot be pulled here (no registry access?); try: make demo OFFLINE=1" >&2; exit 1; })
+	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv up
+	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv status
+	@echo "The stack keeps running. Stop it with: make demo-down (data kept); delete its data with: cd $(DEMO_DIR) && devenv reset"
 
 demo-down: ## stop the demo stack (volumes kept)
-	cd $(DEMO_DIR) && docker compose down
+	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv down
 
 clean: ## remove the virtualenv and build outputs (not the demo's volumes)
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +16,7 @@ import typer
 
 from devenv import __version__, client_env, console, scaffold, services, stack
 from devenv.envfile import read_env
-from devenv.errors import DevenvError, StackUnhealthyError, UsageError
+from devenv.errors import DevenvError, InterruptedByUserError, StackUnhealthyError, UsageError
 from devenv.project import GPU_OVERLAY, find_project
 
 app = typer.Typer(
@@ -29,6 +31,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # .env holds secrets: never print locals
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@contextmanager
+def _interruptible(hint: str) -> Iterator[None]:
+    """Ctrl-C becomes one clear line and exit 130 (typer alone would exit silently)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise InterruptedByUserError("interrupted", hint=hint) from None
 
 
 def _version(value: bool) -> None:
@@ -94,14 +105,15 @@ def new(
       devenv new my-project -d object_store=minio -d gpu=none -d include_serving=false
     """
     started = time.monotonic()
-    result = scaffold.new_project(
-        dest,
-        scaffold.parse_data(data or []),
-        defaults=defaults,
-        template=template,
-        vcs_ref=vcs_ref,
-        git_init=git,
-    )
+    with _interruptible("nothing was written"):
+        result = scaffold.new_project(
+            dest,
+            scaffold.parse_data(data or []),
+            defaults=defaults,
+            template=template,
+            vcs_ref=vcs_ref,
+            git_init=git,
+        )
     elapsed = time.monotonic() - started
     if json_output:
         answers = {k: v for k, v in result.answers.items() if not k.startswith("_")}
@@ -280,7 +292,13 @@ def up(
         raise UsageError(f"--gpu must be auto, on or off, got {gpu!r}")
     project = find_project()
     renderer = console.LiveTable()
-    with renderer:
+    with (
+        _interruptible(
+            "containers that had started keep running: devenv status shows them, devenv down "
+            "stops them"
+        ),
+        renderer,
+    ):
         result = stack.up(
             project,
             names or [],

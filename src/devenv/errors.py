@@ -95,3 +95,15 @@ class GpuUnavailableError(DevenvError):
     """`--gpu on` was asked for, but the host cannot run the GPU overlay."""
 
     exit_code = 16
+
+
+class BuildFailedError(DevenvError):
+    """An image build failed (a base image missing, a package index unreachable, ...)."""
+
+    exit_code = 17
+
+
+class InterruptedByUserError(DevenvError):
+    """Ctrl-C. Typer would exit 130 silently; we say what state things were left in."""
+
+    exit_code = 130

@@ -38,6 +38,7 @@ class Progress:
     rows: dict[str, Row] = field(default_factory=dict)
     raw: deque[str] = field(default_factory=lambda: deque(maxlen=30))
     warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in self.services:
@@ -72,6 +73,9 @@ class Progress:
             row = self.rows.setdefault(service, Row())
             row.phase, row.detail = str(event["status"]), ""
             return True
+        if event.get("error") is True:
+            self.errors.append(str(event.get("message", "")).strip())
+            return False
         if event.get("level") in ("warning", "error") and "msg" in event:
             message = str(event["msg"])
             if "buildx isn't installed" not in message:  # compose falls back on its own

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from devenv import health, preflight, services
 from devenv.envfile import read_env
 from devenv.errors import (
+    BuildFailedError,
     EngineUnavailableError,
     GpuUnavailableError,
     StackUnhealthyError,
@@ -282,7 +283,7 @@ def _failed(name: str, state: ContainerState | None, long_running: set[str]) -> 
 
 def diagnose(
     project: Project, config: dict[str, Any], targets: set[str], docker: Any
-) -> StackUnhealthyError:
+) -> StackUnhealthyError | None:
     """The root-cause service (failed, with no failed dependency), its state and last logs."""
     states = containers(project, docker)
     long_running = {s.name for s in services.from_config(config)}
@@ -292,7 +293,9 @@ def diagnose(
     roots = [
         n for n in failed if not set(config["services"][n].get("depends_on") or {}) & set(failed)
     ]
-    name = (roots or failed or sorted(targets))[0]
+    if not failed:
+        return None
+    name = (roots or failed)[0]
     state = states.get(name, ContainerState("missing", None, None))
     try:
         logs = str(docker.compose.logs([name], tail="30")).rstrip() or "(no output)"
@@ -305,6 +308,39 @@ def diagnose(
         hint=f"fix what its log shows, then run devenv up again (full log: devenv logs {name})",
         details=f"--- last 30 log lines of {name} ---\n{logs}",
     )
+
+
+def _failure(
+    project: Project,
+    config: dict[str, Any],
+    targets: set[str],
+    client: Any,
+    progress: Progress,
+    error: Exception,
+) -> Exception:
+    """The most useful error for a failed `compose up`: a build, a service, or compose itself."""
+    if progress.errors:
+        message = progress.errors[-1].splitlines()[-1]
+        return BuildFailedError(
+            f"building the images failed: {message[-300:]}",
+            hint="check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
+            "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
+            details="\n".join(progress.raw) or None,
+        )
+    failure = diagnose(project, config, targets, client)
+    compose_said = [
+        line
+        for line in str(getattr(error, "stderr", "") or "").splitlines()
+        if line.strip() and not line.lstrip().startswith("{")
+    ][-3:]
+    if failure is None:
+        return StackUnhealthyError(
+            f"docker compose up failed: {compose_said[-1] if compose_said else error}",
+            hint="devenv status shows what runs; devenv logs shows why",
+            details="\n".join(progress.raw) or None,
+        )
+    failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
+    return failure
 
 
 def up(
@@ -361,10 +397,7 @@ def up(
                 if progress.feed(line.decode(errors="replace")):
                     on_progress(progress)
     except DockerException as error:
-        failure = diagnose(project, config, targets, client)
-        compose_said = (error.stderr or "").strip().splitlines()[-3:]
-        failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
-        raise failure from None
+        raise _failure(project, config, targets, client, progress, error) from None
     return UpResult(status(project, names), time.monotonic() - started, use_gpu, gpu_reason)
 
 

@@ -53,3 +53,66 @@ def test_new_refuses_a_non_empty_folder(capsys: pytest.CaptureFixture[str], tmp_
 def test_urls_outside_a_project(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     result = run_cli(capsys, "urls", cwd=tmp_path)
     assert result.code == 4 and "hint: " in result.err
+
+
+def test_up_help_with_pinned_width() -> None:
+    from typer.testing import CliRunner
+
+    from devenv.cli import app
+
+    result = CliRunner().invoke(app, ["up", "--help"], env={"COLUMNS": "100", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    for word in ("--build", "--no-build", "--timeout", "--gpu", "--json"):
+        assert word in result.output
+
+
+def make_project(tmp_path: Path) -> Path:
+    (tmp_path / ".copier-answers.yml").write_text("project_name: x\n")
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    return tmp_path
+
+
+def test_ctrl_c_during_up_exits_130(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv import stack
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack, "up", interrupted)
+    result = run_cli(capsys, "up", cwd=make_project(tmp_path))
+    assert result.code == 130
+    assert result.err.startswith("error: interrupted") and "Traceback" not in result.err
+
+
+def test_bad_gpu_value(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    result = run_cli(capsys, "up", "--gpu", "maybe", cwd=make_project(tmp_path))
+    assert result.code == 2 and "auto, on or off" in result.err
+
+
+def test_reset_never_deletes_without_consent(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv import stack
+
+    deleted: list[object] = []
+    monkeypatch.setattr(
+        stack, "reset_plan", lambda project, names: [stack.VolumePlan("p_pg", ("postgres",))]
+    )
+    monkeypatch.setattr(stack, "reset", lambda *a: deleted.append(a) or ["p_pg"])
+    result = run_cli(capsys, "reset", cwd=make_project(tmp_path))  # stdin is not a terminal
+    assert result.code == 2 and "--yes" in result.err and "p_pg" in result.err
+    assert deleted == []
+    assert run_cli(capsys, "reset", "--yes", cwd=tmp_path).code == 0
+    assert len(deleted) == 1
+
+
+def test_env_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / ".env").write_text("MLFLOW_PORT=5050\nS3_SECRET_KEY=hush\n")
+    result = run_cli(capsys, "env", "--format", "json", cwd=project)
+    assert result.code == 0
+    assert json.loads(result.out)["MLFLOW_TRACKING_URI"] == "http://localhost:5050"
+    assert "hush" not in result.out and "--show-secrets" in result.err
+    assert run_cli(capsys, "env", "--format", "yaml", cwd=project).code == 2

@@ -1,0 +1,89 @@
+"""Preflight checks, with real sockets and a fake `docker-compose` on PATH."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from devenv import preflight
+from devenv.errors import ComposeMissingError, PortBusyError, ProjectConflictError
+from devenv.project import Project
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("Docker Compose version v2.40.3", (2, 40, 3)),
+        ("2.20.0-desktop.1", (2, 20, 0)),
+        ("docker-compose version 1.29.2, build 5becea4c", (1, 29, 2)),
+        ("garbage", None),
+    ],
+)
+def test_parse_compose_version(text: str, version: tuple[int, int, int] | None) -> None:
+    assert preflight.parse_compose_version(text) == version
+
+
+def test_old_compose_is_refused() -> None:
+    with pytest.raises(ComposeMissingError) as info:
+        preflight.check_compose_version("Docker Compose version v2.17.2")
+    assert "2.17.2" in info.value.message and "2.20" in info.value.message
+    preflight.check_compose_version("Docker Compose version v2.20.0")
+
+
+def test_only_compose_v1_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shim = tmp_path / "docker-compose"
+    shim.write_text("#!/bin/sh\necho 'docker-compose version 1.29.2, build 5becea4c'\n")
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ComposeMissingError) as info:
+        preflight.check_compose_version(None)
+    assert "v1" in info.value.message and info.value.hint
+
+
+def test_conflict_markers_and_rej_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    preflight.check_conflicts(Project(tmp_path))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("<<<<<<< data is not project config\n")
+    preflight.check_conflicts(Project(tmp_path))
+    (tmp_path / "compose.yaml.rej").write_text("")
+    with pytest.raises(ProjectConflictError) as info:
+        preflight.check_conflicts(Project(tmp_path))
+    assert "compose.yaml.rej" in info.value.message
+
+
+def test_busy_port_names_the_process_and_the_variable(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        (tmp_path / ".env").write_text(f"MLFLOW_PORT={port}\n")
+        ports = [preflight.PublishedPort("mlflow", "127.0.0.1", port)]
+        with pytest.raises(PortBusyError) as info:
+            preflight.check_ports(Project(tmp_path), ports, ours=set(), container_holding={})
+        assert f"port {port} (mlflow)" in info.value.message
+        assert "pid" in info.value.message  # this test process holds it
+        assert "MLFLOW_PORT" in (info.value.hint or "")
+        # A port our own stack already publishes is fine (a second `up`).
+        preflight.check_ports(Project(tmp_path), ports, ours={port}, container_holding={})
+        with pytest.raises(PortBusyError) as info:
+            preflight.check_ports(
+                Project(tmp_path), ports, ours=set(), container_holding={port: "other-db"}
+            )
+        assert "container other-db" in info.value.message
+
+
+def test_published_ports_only_for_the_services_asked() -> None:
+    config = {
+        "services": {
+            "a": {"ports": [{"published": "80", "host_ip": "127.0.0.1"}]},
+            "b": {"ports": [{"published": "81"}]},
+            "c": {},
+        }
+    }
+    assert [p.port for p in preflight.published_ports(config)] == [80, 81]
+    assert [p.port for p in preflight.published_ports(config, ["b"])] == [81]

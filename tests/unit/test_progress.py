@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+
+from devenv.progress import Progress
+
+
+def feed(progress: Progress, *events: object) -> list[bool]:
+    return [progress.feed(e if isinstance(e, str) else json.dumps(e)) for e in events]
+
+
+def test_container_events_move_each_service() -> None:
+    p = Progress("my-proj", ["postgres", "mlflow", "bucket-init"])
+    changed = feed(
+        p,
+        {"id": "Network my-proj_default", "status": "Created"},
+        {"id": "Container my-proj-postgres-1", "status": "Started"},
+        {"id": "Container my-proj-bucket-init-1", "status": "Exited"},
+        {"id": "Container my-proj-postgres-1", "status": "Healthy"},
+    )
+    assert changed == [False, True, True, True]
+    assert p.rows["postgres"].phase == "Healthy" and p.rows["bucket-init"].phase == "Exited"
+    assert p.rows["mlflow"].phase == "pending"
+
+
+def test_build_vertexes_show_the_step() -> None:
+    p = Progress("proj", ["serving"])
+    feed(p, {"vertexes": [{"name": "[serving builder 3/5] RUN pip install -r req.txt"}]})
+    assert p.rows["serving"].phase == "Building"
+    assert p.rows["serving"].detail.startswith("RUN pip install")
+
+
+def test_errors_warnings_and_plain_text() -> None:
+    p = Progress("proj", [])
+    feed(
+        p,
+        {
+            "level": "warning",
+            "msg": "Docker Compose is configured to build using Bake, but buildx isn't installed",
+        },
+        {"level": "warning", "msg": "the attribute `version` is obsolete"},
+        {"error": True, "message": "failed to solve: base image not found"},
+        "not json at all",
+        "",
+    )
+    assert p.warnings == ["the attribute `version` is obsolete"]
+    assert p.errors == ["failed to solve: base image not found"]
+    assert list(p.raw) == ["not json at all"]
+
+
+def test_table_renders_every_row() -> None:
+    p = Progress("proj", ["a", "b"])
+    assert p.table().row_count == 2

@@ -1,0 +1,122 @@
+"""Our lifecycle logic against a fake python-on-whales boundary (real engines are in tests/e2e)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devenv import stack
+from devenv.errors import GpuUnavailableError
+from devenv.project import Project
+from tests.unit.fakes import CONFIG, FakeCompose, FakeDocker, container
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Project, FakeCompose]:
+    compose = FakeCompose(CONFIG)
+    (tmp_path / ".env").write_text("POSTGRES_PORT=5432\n")
+    monkeypatch.setattr(Project, "docker", lambda self, gpu=False: FakeDocker(compose))
+    return Project(tmp_path), compose
+
+
+def test_status_probes_only_running_services(project) -> None:  # type: ignore[no-untyped-def]
+    proj, compose = project
+    compose.containers = [
+        container("postgres", "running", "healthy"),
+        container("mlflow", "exited", None, 1),
+    ]
+    results = {r.service.name: r for r in stack.status(proj)}
+    assert set(results) == {"postgres", "mlflow", "serving"}  # one-shots are not listed
+    assert results["postgres"].ok and results["postgres"].probe is not None
+    assert not results["mlflow"].ok and results["mlflow"].probe is None
+    assert results["serving"].state == "missing" and not results["serving"].ok
+    assert (
+        "execute",
+        ("postgres", ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"']),
+    ) in compose.calls
+
+
+def test_diagnose_names_the_root_cause_with_its_logs(project) -> None:  # type: ignore[no-untyped-def]
+    proj, compose = project
+    compose.logs_text = "FATAL: password authentication failed"
+    compose.containers = [
+        container("postgres", "running", "unhealthy"),
+        container("bucket-init", "exited", None, 0),
+        container("mlflow", "created"),
+    ]
+    failure = stack.diagnose(proj, CONFIG, set(CONFIG["services"]), FakeDocker(compose))
+    assert failure is not None
+    assert failure.message.startswith("postgres did not become healthy")
+    assert "password authentication failed" in (failure.details or "")
+    assert ("logs", (["postgres"], "30")) in compose.calls
+
+
+def test_diagnose_flags_a_failed_one_shot(project) -> None:  # type: ignore[no-untyped-def]
+    proj, compose = project
+    compose.containers = [
+        container("postgres", "running", "healthy"),
+        container("bucket-init", "exited", None, 1),
+    ]
+    failure = stack.diagnose(proj, CONFIG, set(CONFIG["services"]), FakeDocker(compose))
+    assert (
+        failure is not None
+        and "bucket-init" in failure.message
+        and "exit code 1" in failure.message
+    )
+
+
+def test_diagnose_finds_nothing_when_all_is_well(project) -> None:  # type: ignore[no-untyped-def]
+    proj, compose = project
+    compose.containers = [
+        container(n, "running", "healthy") for n in ("postgres", "mlflow", "serving")
+    ]
+    compose.containers.append(container("bucket-init", "exited", None, 0))
+    assert stack.diagnose(proj, CONFIG, set(CONFIG["services"]), FakeDocker(compose)) is None
+
+
+def test_reset_plan_lists_volumes_with_their_users(project) -> None:  # type: ignore[no-untyped-def]
+    proj, compose = project
+    compose.config_json = {
+        "services": {
+            "postgres": {"volumes": [{"type": "volume", "source": "pg"}]},
+            "jupyter": {
+                "volumes": [{"type": "volume", "source": "home"}, {"type": "bind", "source": "/x"}]
+            },
+        },
+        "volumes": {"pg": {"name": "proj_pg"}, "home": {"name": "proj_home"}},
+    }
+    everything = stack.reset_plan(proj, [])
+    assert [(p.volume, p.services) for p in everything] == [
+        ("proj_pg", ("postgres",)),
+        ("proj_home", ("jupyter",)),
+    ]
+    assert [p.volume for p in stack.reset_plan(proj, ["jupyter"])] == ["proj_home"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "overlay", "runtimes", "expected"),
+    [
+        ("auto", True, {"runc", "nvidia"}, True),
+        ("auto", True, {"runc"}, False),
+        ("auto", False, {"nvidia"}, False),
+        ("off", True, {"nvidia"}, False),
+        ("on", True, {"nvidia"}, True),
+    ],
+)
+def test_gpu_plan(
+    tmp_path: Path, mode: str, overlay: bool, runtimes: set[str], expected: bool
+) -> None:
+    if overlay:
+        (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
+    use, reason = stack.gpu_plan(Project(tmp_path), mode, runtimes)
+    assert use is expected and reason
+
+
+@pytest.mark.parametrize(("overlay", "words"), [(True, "NVIDIA runtime"), (False, "gpu=none")])
+def test_gpu_on_fails_early_with_the_reason(tmp_path: Path, overlay: bool, words: str) -> None:
+    if overlay:
+        (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
+    with pytest.raises(GpuUnavailableError) as info:
+        stack.gpu_plan(Project(tmp_path), "on", {"runc"})
+    assert words in info.value.message and info.value.hint
