@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -188,14 +189,24 @@ def status(project: Project, names: list[str] | None = None) -> list[ServiceStat
     check_names(known, names or [])
     states = containers(project)
     env = read_env(project.root / ".env")
-    result = []
-    for service in known:
-        if names and service.name not in names:
-            continue
-        current = states.get(service.name, ContainerState("missing", None, None))
-        checked = probe(project, service, env) if current.state == "running" else None
-        result.append(ServiceStatus(service, current.state, current.health, checked))
-    return result
+    chosen = [s for s in known if not names or s.name in names]
+    current = {s.name: states.get(s.name, ContainerState("missing", None, None)) for s in chosen}
+    # Probes are independent network or exec calls: run them side by side.
+    with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
+        futures = {
+            s.name: pool.submit(probe, project, s, env)
+            for s in chosen
+            if current[s.name].state == "running"
+        }
+        return [
+            ServiceStatus(
+                s,
+                current[s.name].state,
+                current[s.name].health,
+                futures[s.name].result() if s.name in futures else None,
+            )
+            for s in chosen
+        ]
 
 
 def with_engine(call: Callable[[], T]) -> T:

@@ -31,9 +31,8 @@ if ! command -v devenv >/dev/null 2>&1; then
   fi
 fi
 
-# `devenv onboard` drives the whole path; older CLIs without it get the stack up directly.
+# `devenv onboard` drives the whole path; CLIs without it bring the stack up directly.
 if devenv onboard --help >/dev/null 2>&1; then
   exec devenv onboard "$@"
 fi
-docker compose up --detach --build --wait
-exec devenv urls
+exec devenv up
