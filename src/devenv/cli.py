@@ -16,7 +16,13 @@ import typer
 
 from devenv import __version__, client_env, console, scaffold, services, stack
 from devenv.envfile import read_env
-from devenv.errors import DevenvError, InterruptedByUserError, StackUnhealthyError, UsageError
+from devenv.errors import (
+    DevenvError,
+    GpuUnavailableError,
+    InterruptedByUserError,
+    StackUnhealthyError,
+    UsageError,
+)
 from devenv.project import GPU_OVERLAY, find_project
 
 app = typer.Typer(
@@ -336,6 +342,55 @@ def up(
             hint=f"see devenv status and devenv logs {failing[0]}",
         )
     console.success(f"stack up and working in {result.seconds:.1f}s")
+
+
+@app.command(name="gpu-check")
+def gpu_check(
+    *,
+    service: Annotated[str, typer.Option(help="Service container to test in.")] = "jupyter",
+    require_gpu: Annotated[
+        bool, typer.Option("--require-gpu", help="Exit non-zero when CUDA is not usable.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Does the GPU work, layer by layer: host driver -> engine -> container -> torch.
+
+    The last layer runs a probe with the container's own torch: device, bf16/TF32 support, a
+    large allocation, GEMM TFLOP/s (bf16 and fp32, 8192^3), device and host copy bandwidth,
+    compared with measured figures for known cards (flagged below 70 %). On a CPU-only host it
+    says why there is no GPU, measures the CPU path, and exits 0 unless --require-gpu.
+    """
+    from devenv import gpu_check as checker
+
+    project = find_project()
+    stack.check_names(services.load(project), [service])
+    with _interruptible("the probe was stopped; nothing changed"):
+        report = checker.run(project, service)
+    if json_output:
+        console.print_json(report.as_dict())
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in ("layer", "", "detail"):
+            table.add_column(column)
+        for layer in report.layers:
+            mark = "[green]ok[/]" if layer.ok else "[yellow]no[/]"
+            detail = layer.detail + (f"\n[dim]fix: {layer.fix}[/]" if layer.fix else "")
+            table.add_row(layer.name, mark, detail)
+        console.out.print(table)
+        for row in report.comparison:
+            flag = "  [red]LOW[/]" if row["low"] else ""
+            console.out.print(
+                f"{row['metric']}: {row['measured']} vs {row['reference']} ({row['card']} "
+                f"reference) = {row['percent']} %{flag}"
+            )
+    if require_gpu and not report.cuda_available:
+        failing = next((layer for layer in report.layers if not layer.ok), None)
+        raise GpuUnavailableError(
+            f"CUDA is not usable in {service}: {failing.detail if failing else 'no GPU'}",
+            hint=(failing.fix if failing and failing.fix else "see devenv gpu-check"),
+        )
 
 
 @app.command()

@@ -24,6 +24,8 @@ from devenv.errors import (
     StackUnhealthyError,
     UnknownServiceError,
 )
+from devenv.gpu import Layer
+from devenv.gpu import layers as gpu_layers
 from devenv.health import ProbeResult
 from devenv.progress import Progress
 from devenv.project import GPU_OVERLAY, Project
@@ -234,7 +236,9 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def gpu_plan(project: Project, mode: str, runtimes: set[str]) -> tuple[bool, str]:
+def gpu_plan(
+    project: Project, mode: str, check_layers: Callable[[], list[Layer]]
+) -> tuple[bool, str]:
     """Whether to add the GPU overlay, and why. `--gpu on` fails here, before any change."""
     if mode == "off":
         return False, "GPU off (--gpu off)"
@@ -245,15 +249,13 @@ def gpu_plan(project: Project, mode: str, runtimes: set[str]) -> tuple[bool, str
                 hint="add it with: devenv update -d gpu=auto",
             )
         return False, "CPU project (gpu=none)"
-    if "nvidia" in runtimes:
-        return True, "NVIDIA runtime found in the Docker engine"
-    reason = "the Docker engine has no NVIDIA runtime"
+    failing = [layer for layer in check_layers() if not layer.ok]
+    if not failing:
+        return True, "GPU ready: driver, engine and CUDA versions check out"
+    why = "; ".join(layer.detail for layer in failing)
     if mode == "on":
-        raise GpuUnavailableError(
-            reason,
-            hint="install the NVIDIA Container Toolkit and restart Docker, or use --gpu off",
-        )
-    return False, f"{reason}: starting on CPU (install the NVIDIA Container Toolkit for GPU)"
+        raise GpuUnavailableError(f"GPU not usable: {why}", hint=failing[0].fix)
+    return False, f"starting on CPU: {why} (fix: {failing[0].fix})"
 
 
 def _with_dependencies(config: dict[str, Any], names: list[str]) -> set[str]:
@@ -378,7 +380,9 @@ def up(
     preflight.check_conflicts(project)
     config = services.config(project)
     check_names(services.from_config(config), names)
-    use_gpu, gpu_reason = gpu_plan(project, gpu, set((info.runtimes or {}).keys()))
+    engine = {"Runtimes": info.runtimes or {}, "CDISpecDirs": getattr(info, "cdi_spec_dirs", None)}
+    torch_index = read_env(project.root / ".env").get("TORCH_INDEX_URL")
+    use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(engine, torch_index))
 
     targets = _with_dependencies(config, names) if names else set(config["services"])
     with engine_errors():

@@ -150,9 +150,11 @@ def render_project(
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
-    """A default project (SeaweedFS, CPU), built and brought up once for the module."""
+    """A default project (SeaweedFS, gpu=none), built and brought up once for the module."""
     name = unique_name()
-    root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name)
+    root = render_project(
+        tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name, {"gpu": "none"}
+    )
     s = Stack(root, name)
     try:
         s.up(build=True)
@@ -166,7 +168,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Itera
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
-    """A default project, rendered but not started: the test drives it with the CLI."""
+    """A project with every default (gpu=auto: the overlay exists, the host has no GPU),
+    rendered but not started: the test drives it with the CLI."""
     name = unique_name()
     root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name)
     s = Stack(root, name)

@@ -1,8 +1,8 @@
 """The devenv lifecycle on a real engine, driven through the CLI as a user would.
 
 One story, in file order, on one project: up -> status -> idempotent up -> a killed service is
-named and healed -> data survives down/up -> reset deletes it -> a busy port stops `up` before
-anything starts -> a dead engine is one clear line.
+named and healed -> data survives down/up -> `--gpu on` fails early on this CPU host -> reset
+deletes the data -> a busy port stops `up` before anything starts -> a dead engine is one line.
 """
 
 from __future__ import annotations
@@ -78,6 +78,16 @@ def test_down_keeps_data(capsys, project_dir: Stack) -> None:  # type: ignore[no
     assert found.status_code == 200, "the experiment survived down/up"
 
 
+def test_gpu_on_fails_early_and_leaves_the_stack_alone(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    assert (project_dir.root / "compose.gpu.yaml").is_file()
+    before = ids(project_dir)
+    result = run_cli(capsys, "up", "--gpu", "on", cwd=project_dir.root)
+    assert result.code == 16
+    assert "no NVIDIA runtime" in result.err and "hint:" in result.err
+    assert ids(project_dir) == before
+    assert run_cli(capsys, "status", cwd=project_dir.root).code == 0
+
+
 def test_reset_asks_then_deletes(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     # Without a terminal and without --yes nothing is deleted.
     refused = run_cli(capsys, "reset", cwd=project_dir.root)
@@ -116,9 +126,3 @@ def test_dead_engine_is_one_clear_line(capsys, project_dir: Stack, monkeypatch) 
         assert result.code == 10, (command, result)
         assert "Traceback" not in result.err
         assert result.err.startswith("error: the Docker engine is not answering")
-
-
-def test_gpu_on_fails_early_on_a_cpu_host(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli(capsys, "up", "--gpu", "on", cwd=project_dir.root)
-    assert result.code == 16 and "hint:" in result.err
-    assert not project_dir.docker.compose.ps(all=True)

@@ -13,6 +13,7 @@ import pytest
 
 from devenv import health
 from tests.e2e.conftest import Stack
+from tests.helpers import run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -113,6 +114,26 @@ def test_data_survives_down_and_up(stack: Stack) -> None:
     assert result == {"accuracy": 0.91, "note": "hello from jupyter"}
     head = s3(stack).head_object(Bucket=stack.env["MLFLOW_BUCKET"], Key=state["artifact_key"])
     assert head["ContentLength"] == len("hello from jupyter")
+
+
+def test_gpu_check_on_the_cpu_path(capsys, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    """gpu-check runs its probe with the Jupyter container's torch and says why there is no GPU."""
+    result = run_cli(capsys, "gpu-check", "--json", cwd=stack.root)
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["cuda_available"] is False
+    assert [layer["name"] for layer in report["layers"]] == [
+        "host",
+        "engine",
+        "compatibility",
+        "container",
+        "framework",
+    ]
+    probe = report["probe"]
+    assert probe["torch"].endswith("+cpu") and probe["reason"]
+    assert probe["cpu_fp32_gflops"] > 0
+    strict = run_cli(capsys, "gpu-check", "--require-gpu", cwd=stack.root)
+    assert strict.code == 16 and "CUDA is not usable in jupyter" in strict.err
 
 
 def test_our_services_run_as_non_root(stack: Stack) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import stack
+from devenv import gpu, stack
 from devenv.errors import GpuUnavailableError
 from devenv.project import Project
 from tests.unit.fakes import CONFIG, FakeCompose, FakeDocker, container
@@ -94,23 +94,32 @@ def test_reset_plan_lists_volumes_with_their_users(project) -> None:  # type: ig
     assert [p.volume for p in stack.reset_plan(proj, ["jupyter"])] == ["proj_home"]
 
 
+OK = [gpu.Layer("host", True, "1 GPU"), gpu.Layer("engine", True, "runtime")]
+NO_RUNTIME = [
+    gpu.Layer("host", True, "1 GPU"),
+    gpu.Layer("engine", False, "the Docker engine has no NVIDIA runtime", "install it"),
+]
+
+
 @pytest.mark.parametrize(
-    ("mode", "overlay", "runtimes", "expected"),
+    ("mode", "overlay", "checked", "expected"),
     [
-        ("auto", True, {"runc", "nvidia"}, True),
-        ("auto", True, {"runc"}, False),
-        ("auto", False, {"nvidia"}, False),
-        ("off", True, {"nvidia"}, False),
-        ("on", True, {"nvidia"}, True),
+        ("auto", True, OK, True),
+        ("auto", True, NO_RUNTIME, False),
+        ("auto", False, OK, False),
+        ("off", True, OK, False),
+        ("on", True, OK, True),
     ],
 )
 def test_gpu_plan(
-    tmp_path: Path, mode: str, overlay: bool, runtimes: set[str], expected: bool
+    tmp_path: Path, mode: str, overlay: bool, checked: list[gpu.Layer], expected: bool
 ) -> None:
     if overlay:
         (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
-    use, reason = stack.gpu_plan(Project(tmp_path), mode, runtimes)
+    use, reason = stack.gpu_plan(Project(tmp_path), mode, lambda: checked)
     assert use is expected and reason
+    if mode == "auto" and overlay and not expected:
+        assert "no NVIDIA runtime" in reason and "install it" in reason
 
 
 @pytest.mark.parametrize(("overlay", "words"), [(True, "NVIDIA runtime"), (False, "gpu=none")])
@@ -118,5 +127,5 @@ def test_gpu_on_fails_early_with_the_reason(tmp_path: Path, overlay: bool, words
     if overlay:
         (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
     with pytest.raises(GpuUnavailableError) as info:
-        stack.gpu_plan(Project(tmp_path), "on", {"runc"})
+        stack.gpu_plan(Project(tmp_path), "on", lambda: NO_RUNTIME)
     assert words in info.value.message and info.value.hint
