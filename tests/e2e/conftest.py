@@ -135,7 +135,7 @@ def render_project(
     copier.run_copy(
         str(src),
         dest,
-        data={"gpu": "none", **(answers or {})},
+        data=answers or {},
         defaults=True,
         quiet=True,
         unsafe=False,
