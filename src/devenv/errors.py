@@ -107,3 +107,9 @@ class InterruptedByUserError(DevenvError):
     """Ctrl-C. Typer would exit 130 silently; we say what state things were left in."""
 
     exit_code = 130
+
+
+class SmokeFailedError(DevenvError):
+    """A step of the golden path (train, track, store, register, serve) failed."""
+
+    exit_code = 18

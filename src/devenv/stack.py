@@ -331,29 +331,31 @@ def _failure(
     progress: Progress,
     error: Exception,
 ) -> Exception:
-    """The most useful error for a failed `compose up`: a build, a service, or compose itself."""
-    if progress.errors:
-        message = progress.errors[-1].splitlines()[-1]
-        return BuildFailedError(
-            f"building the images failed: {message[-300:]}",
-            hint="check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
-            "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
-            details="\n".join(progress.raw) or None,
-        )
+    """The most useful error for a failed `compose up`: a service, a build, or compose itself."""
     failure = diagnose(project, config, targets, client)
     compose_said = [
         line
         for line in str(getattr(error, "stderr", "") or "").splitlines()
         if line.strip() and not line.lstrip().startswith("{")
     ][-3:]
-    if failure is None:
-        return StackUnhealthyError(
-            f"docker compose up failed: {compose_said[-1] if compose_said else error}",
-            hint="devenv status shows what runs; devenv logs shows why",
+    if failure is not None:
+        failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
+        return failure
+    build_errors = [e for e in progress.errors if "solve" in e or "build" in e.lower()]
+    if build_errors:
+        message = build_errors[-1].splitlines()[-1]
+        return BuildFailedError(
+            f"building the images failed: {message[-300:]}",
+            hint="check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
+            "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
             details="\n".join(progress.raw) or None,
         )
-    failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
-    return failure
+    said = (progress.errors or compose_said or [str(error)])[-1]
+    return StackUnhealthyError(
+        f"docker compose up failed: {said}",
+        hint="devenv status shows what runs; devenv logs shows why",
+        details="\n".join(progress.raw) or None,
+    )
 
 
 def up(

@@ -26,11 +26,12 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
         "scripts/onboard.sh", "services/postgres/initdb/10-mlflow-db.sh",
         "services/mlflow/.dockerignore", "services/mlflow/Dockerfile",
         "services/mlflow/create_bucket.py", "services/mlflow/requirements.txt",
-        f"src/{package}/__init__.py",
+        f"src/{package}/__init__.py", f"src/{package}/train.py",
     }
     if answers["gpu"] != "none" and (answers["include_jupyter"] or answers["include_serving"]):
         files.add("compose.gpu.yaml")
     if answers["include_jupyter"]:
+        files.add("notebooks/quickstart.ipynb")
         files |= {f"services/jupyter/{n}" for n in
                   (".dockerignore", "Dockerfile", "jupyter_server_config.py", "requirements.txt")}
     if answers["include_serving"]:
@@ -65,6 +66,15 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
     for name in files:
         text = (project / name).read_text()
         assert "{{" not in text and "{%" not in text, f"unrendered Jinja in {name}"
+
+    # Python parses, the notebook is valid JSON with only code and markdown cells.
+    for name in files:
+        if name.endswith(".py"):
+            compile((project / name).read_text(), name, "exec")
+    if answers["include_jupyter"]:
+        notebook = json.loads((project / "notebooks/quickstart.ipynb").read_text())
+        kinds = [c["cell_type"] for c in notebook["cells"]]
+        assert kinds[0] == "markdown" and len(kinds) == (4 if answers["include_serving"] else 3)
 
     # Compose accepts the stack alone and with the GPU overlay.
     config = compose_config(compose_cmd, project, "compose.yaml")
