@@ -53,6 +53,28 @@ def test_second_up_recreates_nothing(capsys, project_dir: Stack) -> None:  # typ
     assert ids(project_dir) == before
 
 
+def test_smoke_proves_the_golden_path(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    serving = f"http://localhost:{project_dir.port('SERVING_PORT')}"
+    assert httpx.get(f"{serving}/ready").status_code == 503, "no model registered yet"
+    assert httpx.post(f"{serving}/predict", json={"inputs": [{"x": 1}]}).status_code == 503
+
+    result = run_cli(capsys, "smoke", "--json", cwd=project_dir.root)
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["ok"] is True
+    assert [s["name"] for s in report["steps"]] == [
+        "train in JupyterLab",
+        "run tracked in MLflow",
+        "model files in S3",
+        "registered, alias set",
+        "serving reloaded",
+        "prediction matches",
+        "bad input refused",
+    ]
+    bad = httpx.post(f"{serving}/predict", json={"inputs": [{"sepal_length": "x"}]})
+    assert 400 <= bad.status_code < 500 and "missing" in bad.json()["detail"]
+
+
 def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     project_dir.docker.compose.kill(["serving"])
     result = run_cli(capsys, "status", cwd=project_dir.root)

@@ -1,0 +1,95 @@
+"""The serving API with a real MLflow model: readiness, predictions, signature checks, reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.serving.conftest import register_model
+
+pytestmark = pytest.mark.usefixtures("mlflow_store")
+
+
+def test_no_model_yet_means_not_ready_and_503_with_a_hint(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for()
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and ready.json()["ready"] is False
+    predict = client.post("/predict", json={"inputs": [{"sepal_length": 1.0}]})
+    assert predict.status_code == 503 and "train" in predict.json()["detail"]
+
+
+def test_serves_the_alias_and_matches_the_model(client_for) -> None:  # type: ignore[no-untyped-def]
+    model = register_model()
+    client = client_for()
+    ready = client.get("/ready").json()
+    assert ready["ready"] is True and ready["version"] == model["version"]
+    body = client.post("/predict", json={"inputs": model["inputs"]}).json()
+    assert body["predictions"] == model["expected"] and body["version"] == model["version"]
+    meta = client.get("/metadata").json()
+    assert [c["name"] for c in meta["inputs"]] == [
+        "sepal_length",
+        "sepal_width",
+        "petal_length",
+        "petal_width",
+    ]
+    assert "/predict" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        ({"inputs": [{"sepal_length": 1.0}]}, "missing"),
+        (
+            {
+                "inputs": [
+                    {
+                        "sepal_length": 1,
+                        "sepal_width": 1,
+                        "petal_length": 1,
+                        "petal_width": 1,
+                        "colour": "red",
+                    }
+                ]
+            },
+            "unknown ['colour']",
+        ),
+        (
+            {
+                "inputs": [
+                    {"sepal_length": "x", "sepal_width": 1, "petal_length": 1, "petal_width": 1}
+                ]
+            },
+            "must be a number",
+        ),
+        (
+            {
+                "inputs": [
+                    {"sepal_length": True, "sepal_width": 1, "petal_length": 1, "petal_width": 1}
+                ]
+            },
+            "must be a number",
+        ),
+        ({"inputs": []}, ""),
+        ({"rows": []}, ""),
+        ({}, ""),
+    ],
+)
+def test_bad_payloads_get_422_never_500(client_for, payload: dict, words: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+    register_model()
+    response = client_for().post("/predict", json=payload)
+    assert response.status_code == 422
+    assert words in str(response.json()["detail"])
+
+
+def test_reload_follows_the_alias(client_for) -> None:  # type: ignore[no-untyped-def]
+    first = register_model(c=1.0)
+    client = client_for()
+    assert client.get("/ready").json()["version"] == first["version"]
+    second = register_model(c=0.01)
+    assert second["version"] != first["version"]
+    reloaded = client.post("/admin/reload")
+    assert reloaded.status_code == 200 and reloaded.json()["version"] == second["version"]
+    assert (
+        client.post("/predict", json={"inputs": second["inputs"]}).json()["predictions"]
+        == second["expected"]
+    )
