@@ -51,6 +51,7 @@ demo: install ## scaffold a demo project, bring it up, prove it works, print URL
 	  || { echo "make demo: base images cannot be pulled here (no registry access?); try: make demo OFFLINE=1" >&2; exit 1; })
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv up
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv status
+	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv smoke
 	@echo "The stack keeps running. Stop it with: make demo-down (data kept); delete its data with: cd $(DEMO_DIR) && devenv reset"
 
 demo-down: ## stop the demo stack (volumes kept)
