@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -198,6 +199,17 @@ class NewResult:
     answers: dict[str, Any] = field(default_factory=dict)
 
 
+def default_name(dest: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Name the project after its folder unless told otherwise: two projects made with the
+    defaults must not share a compose project name (and so their volumes and secrets)."""
+    if "project_name" in data:
+        return data
+    name = re.sub(r"[^A-Za-z0-9 ._-]+", "-", dest.name).strip(" .-_")[:50]
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9 ._-]*", name or ""):
+        return {**data, "project_name": name}
+    return data
+
+
 def _copier_message(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -235,7 +247,7 @@ def new_project(
         worker = copier.run_copy(
             src,
             dest,
-            data=data,
+            data=default_name(dest, data),
             defaults=defaults or not sys.stdin.isatty(),
             vcs_ref=ref,
             quiet=True,

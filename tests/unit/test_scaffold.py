@@ -72,3 +72,21 @@ def test_snapshot_tags_once_per_content(monkeypatch: pytest.MonkeyPatch, tmp_pat
     first = scaffold.template_snapshot()
     assert scaffold.template_snapshot() == first, "same content, same tag"
     assert first[1].startswith("v")
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        ("fraud-detection", "fraud-detection"),
+        ("My Project", "My Project"),
+        ("2024-models", None),
+        ("émoji🚀", "moji"),
+        ("a;b", "a-b"),
+    ],
+)
+def test_project_named_after_its_folder(folder: str, expected: str | None) -> None:
+    data = scaffold.default_name(Path("/tmp") / folder, {})
+    assert data.get("project_name") == expected
+    assert scaffold.default_name(Path("/tmp") / folder, {"project_name": "X"}) == {
+        "project_name": "X"
+    }
