@@ -252,7 +252,7 @@ def status(
     if failing:
         raise StackUnhealthyError(
             f"not working: {', '.join(failing)}",
-            hint=f"see why: devenv logs {failing[0]}; start or heal: docker compose up -d --wait",
+            hint=f"see why: devenv logs {failing[0]}; start or heal: devenv up",
         )
 
 

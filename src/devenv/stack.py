@@ -22,6 +22,7 @@ from devenv.errors import (
     EngineUnavailableError,
     GpuUnavailableError,
     StackUnhealthyError,
+    ToolMissingError,
     UnknownServiceError,
 )
 from devenv.gpu import Layer
@@ -38,7 +39,6 @@ ENGINE_DOWN = (
     "cannot connect to the docker daemon",
     "is the docker daemon running",
     "error during connect",
-    "no such file or directory",
 )
 
 
@@ -54,6 +54,10 @@ def _engine_answers() -> bool:
         DockerClient().system.info()
     except DockerException as error:
         return not _engine_down(f"{error.stderr or ''} {error}")
+    except FileNotFoundError:
+        raise ToolMissingError(
+            "the docker CLI is not installed", hint="install Docker Engine or Docker Desktop"
+        ) from None
     return True
 
 
