@@ -394,6 +394,56 @@ def gpu_check(
 
 
 @app.command()
+def doctor(
+    *,
+    json_output: JsonOption = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write a redacted diagnostic bundle (JSON) for a bug report."),
+    ] = None,
+) -> None:
+    """Check this machine (and the project you are in) before anything goes wrong.
+
+    Docker engine and compose versions, the runtime, disk, memory, CPU architecture, host
+    ports, the GPU layers, proxies and NO_PROXY, the CA bundle, git, and the project's files
+    (.env complete against .env.example, no update conflicts). Each: ok, warn or fail, with a
+    fix. Exit 0 unless something fails.
+    """
+    from devenv import doctor as doc
+    from devenv.errors import DoctorFailedError, ProjectNotFoundError
+
+    try:
+        project = find_project()
+    except ProjectNotFoundError:
+        project = None
+    checks = doc.run(project)
+    if json_output:
+        console.print_json(
+            {"ok": all(c.status != "fail" for c in checks), "checks": [c.as_dict() for c in checks]}
+        )
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, show_header=False)
+        for _ in range(3):
+            table.add_column()
+        style = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+        for c in checks:
+            detail = c.detail + (f"\n[dim]fix: {c.fix}[/]" if c.fix and c.status != "ok" else "")
+            table.add_row(style[c.status], c.name, detail)
+        console.out.print(table)
+    if report is not None:
+        written = doc.report(project, checks, report)
+        console.info(f"diagnostic bundle (secrets redacted): {written}")
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        raise DoctorFailedError(
+            f"{len(failed)} check(s) failed: {', '.join(failed)}",
+            hint="apply the fixes above, then run devenv doctor again",
+        )
+
+
+@app.command()
 def smoke(*, json_output: JsonOption = False) -> None:
     """Prove the ML loop on the live stack: train -> track -> store -> register -> serve.
 

@@ -113,3 +113,9 @@ class SmokeFailedError(DevenvError):
     """A step of the golden path (train, track, store, register, serve) failed."""
 
     exit_code = 18
+
+
+class DoctorFailedError(DevenvError):
+    """At least one doctor check failed."""
+
+    exit_code = 19

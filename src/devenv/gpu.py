@@ -199,6 +199,11 @@ def parse_compat(host: Layer, cuda_major: int) -> Layer:
     )
 
 
+def problems(checked: list[Layer]) -> list[Layer]:
+    """The failing layers worth reporting (a layer skipped because of another is not one)."""
+    return [layer for layer in checked if not layer.ok and not layer.detail.startswith("skipped")]
+
+
 def layers(info: dict[str, Any], torch_index_url: str | None) -> list[Layer]:
     hook = bool(shutil.which("nvidia-container-runtime-hook"))
     host = host_layer()

@@ -27,6 +27,7 @@ from devenv.errors import (
 )
 from devenv.gpu import Layer
 from devenv.gpu import layers as gpu_layers
+from devenv.gpu import problems as gpu_problems
 from devenv.health import ProbeResult
 from devenv.progress import Progress
 from devenv.project import GPU_OVERLAY, Project
@@ -253,7 +254,7 @@ def gpu_plan(
                 hint="add it with: devenv update -d gpu=auto",
             )
         return False, "CPU project (gpu=none)"
-    failing = [layer for layer in check_layers() if not layer.ok]
+    failing = gpu_problems(check_layers())
     if not failing:
         return True, "GPU ready: driver, engine and CUDA versions check out"
     why = "; ".join(layer.detail for layer in failing)
@@ -272,7 +273,7 @@ def _with_dependencies(config: dict[str, Any], names: list[str]) -> set[str]:
     return seen
 
 
-def _host_ports(container: Any) -> set[int]:
+def host_ports(container: Any) -> set[int]:
     ports = (container.network_settings.ports or {}) if container.network_settings else {}
     return {
         int(b["HostPort"])
@@ -392,8 +393,8 @@ def up(
 
     targets = _with_dependencies(config, names) if names else set(config["services"])
     with engine_errors():
-        ours = {port for c in docker.compose.ps() for port in _host_ports(c)}
-        holders = {port: c.name for c in docker.container.list() for port in _host_ports(c)}
+        ours = {port for c in docker.compose.ps() for port in host_ports(c)}
+        holders = {port: c.name for c in docker.container.list() for port in host_ports(c)}
     preflight.check_ports(
         project, preflight.published_ports(config, targets), ours=ours, container_holding=holders
     )

@@ -1,0 +1,335 @@
+"""`devenv doctor`: preflight checks for a machine and (when inside one) a project.
+
+Each check is ok / warn / fail with one line and a fix. Nothing here changes anything. The
+report bundle for bug reports is redacted: no value from the project's .env survives in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from devenv import __version__, gpu, preflight, services
+from devenv.envfile import read_env
+from devenv.errors import DevenvError
+from devenv.project import Project
+
+GIB = 1 << 30
+# Rough sizes of what a project builds (images + build cache); CUDA torch adds several GB.
+IMAGES_GB_CPU = 6
+IMAGES_GB_GPU = 15
+SERVICE_NAMES = ("postgres", "objectstore", "mlflow", "jupyter", "serving")
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parsed = preflight.parse_compose_version(text)
+    if parsed:
+        return parsed
+    digits = [int(p) for p in text.replace("+", ".").split(".")[:2] if p.isdigit()]
+    return tuple(digits)
+
+
+def check_engine(version_text: str | None) -> Check:
+    if version_text is None:
+        return Check(
+            "docker engine",
+            "fail",
+            "the Docker engine is not answering",
+            "start Docker; check DOCKER_HOST if you set it",
+        )
+    version = _version_tuple(version_text)
+    if version and version[0] < 25:
+        return Check(
+            "docker engine",
+            "warn",
+            f"Docker Engine {version_text}: older than 25 (no healthcheck "
+            "start_interval; published ports reachable from the local network)",
+            "upgrade Docker Engine to 28 or newer",
+        )
+    if version and version[0] < 28:
+        return Check(
+            "docker engine",
+            "warn",
+            f"Docker Engine {version_text}: before 28, ports published on 127.0.0.1 "
+            "can be reached from other hosts on the local network",
+            "upgrade Docker Engine to 28 or newer",
+        )
+    return Check("docker engine", "ok", f"Docker Engine {version_text}")
+
+
+def check_compose(version_text: str | None) -> Check:
+    try:
+        preflight.check_compose_version(version_text)
+    except DevenvError as error:
+        return Check("compose", "fail", error.message, error.hint)
+    return Check("compose", "ok", (version_text or "").strip())
+
+
+def runtime_name(info: dict[str, Any]) -> str:
+    text = " ".join(str(info.get(k, "")) for k in ("OperatingSystem", "Name", "ServerVersion"))
+    lowered = text.lower()
+    for marker, name in (
+        ("docker desktop", "Docker Desktop"),
+        ("orbstack", "OrbStack"),
+        ("colima", "Colima"),
+        ("podman", "Podman"),
+        ("rancher", "Rancher Desktop"),
+    ):
+        if marker in lowered:
+            return name
+    return "Docker Engine"
+
+
+def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Check]:
+    checks = [Check("runtime", "ok", f"{runtime_name(info)} on {info.get('OperatingSystem', '?')}")]
+    root = Path(str(info.get("DockerRootDir") or "/"))
+    where = root if root.exists() else Path("/")
+    free = shutil.disk_usage(where).free / GIB
+    need = IMAGES_GB_GPU if gpu_project else IMAGES_GB_CPU
+    checks.append(
+        Check(
+            "disk",
+            "ok" if free >= need * 2 else "warn" if free >= need else "fail",
+            f"{free:.0f} GB free at {where} (the stack's images need about {need} GB)",
+            None
+            if free >= need * 2
+            else "free disk space (docker system prune removes unused images)",
+        )
+    )
+    memory = float(info.get("MemTotal") or 0) / GIB
+    checks.append(
+        Check(
+            "memory",
+            "ok" if memory >= 8 else "warn",
+            f"{memory:.0f} GB available to containers",
+            None
+            if memory >= 8
+            else "give Docker at least 8 GB (Docker Desktop: Settings > Resources)",
+        )
+    )
+    arch = str(info.get("Architecture") or platform.machine())
+    arm = arch in ("aarch64", "arm64")
+    checks.append(
+        Check(
+            "cpu architecture",
+            "ok",
+            f"{arch}"
+            + (
+                ": images build natively; CUDA needs an NVIDIA arm64 server (e.g. Grace Hopper)"
+                if arm
+                else ""
+            ),
+        )
+    )
+    return checks
+
+
+def check_proxy(env: dict[str, str]) -> Check:
+    proxies = [k for k in PROXY_VARS if env.get(k)]
+    if not proxies:
+        return Check("proxy", "ok", "no HTTP(S) proxy set")
+    no_proxy = {p.strip() for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")}
+    missing = [n for n in ("localhost", "127.0.0.1", *SERVICE_NAMES) if n not in no_proxy]
+    if missing:
+        return Check(
+            "proxy",
+            "warn",
+            f"{proxies[0]} is set but NO_PROXY lacks {', '.join(missing)}",
+            "add them to NO_PROXY so calls between the services skip the proxy",
+        )
+    return Check("proxy", "ok", f"{proxies[0]} set; NO_PROXY covers the services")
+
+
+def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Check:
+    bundle = project_env.get("EXTRA_CA_CERTS", "")
+    if bundle and not Path(bundle).expanduser().is_file():
+        return Check(
+            "ca bundle",
+            "fail",
+            f"EXTRA_CA_CERTS={bundle} does not exist",
+            "point EXTRA_CA_CERTS in .env at your company's CA PEM file",
+        )
+    if bundle:
+        return Check("ca bundle", "ok", f"image builds trust {bundle}")
+    if any(env.get(k) for k in PROXY_VARS):
+        return Check(
+            "ca bundle",
+            "warn",
+            "a proxy is set but no EXTRA_CA_CERTS",
+            "if the proxy intercepts TLS, set EXTRA_CA_CERTS in .env (docs/corporate-networks.md)",
+        )
+    return Check("ca bundle", "ok", "no extra CA needed")
+
+
+def check_git() -> Check:
+    if shutil.which("git"):
+        return Check("git", "ok", "git is installed")
+    return Check("git", "warn", "git is not installed (devenv update needs it)", "install git")
+
+
+def check_project_files(project: Project) -> list[Check]:
+    checks = []
+    try:
+        preflight.check_conflicts(project)
+        checks.append(Check("project files", "ok", "no unresolved update conflicts"))
+    except DevenvError as error:
+        checks.append(Check("project files", "fail", error.message, error.hint))
+    env_path, example = project.root / ".env", project.root / ".env.example"
+    if not env_path.is_file():
+        checks.append(
+            Check(
+                ".env",
+                "fail",
+                ".env is missing (it holds this project's secrets)",
+                "copy .env.example to .env and fill in every change-me value",
+            )
+        )
+        return checks
+    env = read_env(env_path)
+    missing = sorted(set(read_env(example)) - set(env)) if example.is_file() else []
+    placeholders = sorted(k for k, v in env.items() if v == "change-me")
+    if missing or placeholders:
+        what = [f"missing {', '.join(missing)}"] if missing else []
+        what += [f"still change-me: {', '.join(placeholders)}"] if placeholders else []
+        checks.append(
+            Check(
+                ".env", "fail", "; ".join(what), "add the keys from .env.example with real values"
+            )
+        )
+    else:
+        checks.append(Check(".env", "ok", f"{len(env)} settings, none missing"))
+    return checks
+
+
+def check_ports(
+    project: Project, config: dict[str, Any], ours: set[int], holders: dict[int, str]
+) -> Check:
+    try:
+        preflight.check_ports(
+            project, preflight.published_ports(config), ours=ours, container_holding=holders
+        )
+    except DevenvError as error:
+        return Check("ports", "fail", error.message, error.hint)
+    return Check("ports", "ok", "every published port is free (or already ours)")
+
+
+def run(project: Project | None, env: dict[str, str] | None = None) -> list[Check]:
+    """All checks; the Docker ones degrade to a single failure when the engine is down."""
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
+
+    env = dict(os.environ) if env is None else env
+    docker = project.docker() if project else DockerClient()
+    checks: list[Check] = []
+    try:
+        server = docker.version().server
+        engine_version: str | None = str(server.version) if server else None
+        raw_info = docker.system.info()
+    except (DockerException, FileNotFoundError):
+        engine_version, raw_info = None, None
+    checks.append(check_engine(engine_version))
+    try:
+        compose_text: str | None = str(docker.compose.version())
+    except (DockerException, FileNotFoundError):
+        compose_text = None
+    checks.append(check_compose(compose_text))
+    project_env = read_env(project.root / ".env") if project else {}
+    gpu_project = bool(project and (project.root / "compose.gpu.yaml").is_file())
+    if raw_info is not None:
+        info = {
+            "OperatingSystem": raw_info.operating_system,
+            "Name": raw_info.name,
+            "ServerVersion": raw_info.server_version,
+            "DockerRootDir": raw_info.docker_root_dir,
+            "MemTotal": raw_info.mem_total,
+            "Architecture": raw_info.architecture,
+            "Runtimes": raw_info.runtimes or {},
+            "CDISpecDirs": getattr(raw_info, "cdi_spec_dirs", None),
+        }
+        checks += check_resources(info, gpu_project=gpu_project)
+        layers = gpu.layers(info, project_env.get("TORCH_INDEX_URL"))
+        failing = gpu.problems(layers)
+        checks.append(
+            Check(
+                "gpu",
+                "ok" if not failing else "warn",
+                layers[0].detail
+                if not failing
+                else f"CPU only: {'; '.join(layer.detail for layer in failing)}",
+                failing[0].fix if failing else None,
+            )
+        )
+    checks += [check_proxy(env), check_ca(project_env, env), check_git()]
+    if project is not None:
+        checks += check_project_files(project)
+        if raw_info is not None:
+            from devenv.stack import host_ports
+
+            try:
+                config = services.config(project)
+                ours = {port for c in docker.compose.ps() for port in host_ports(c)}
+                holders = {port: c.name for c in docker.container.list() for port in host_ports(c)}
+                checks.append(check_ports(project, config, ours, holders))
+            except DevenvError as error:
+                checks.append(Check("compose file", "fail", error.message, error.hint))
+    return checks
+
+
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY", re.IGNORECASE)
+
+
+def secret_values(env: dict[str, str]) -> list[str]:
+    """Values of secret-looking keys, and any long value (generated secrets are 20+ chars)."""
+    return [v for k, v in env.items() if v and (SECRET_KEY.search(k) or len(v) >= 20)]
+
+
+def redact(value: Any, secrets: list[str]) -> Any:
+    """Replace every secret inside every string of a JSON-like structure."""
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, "<redacted>")
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
+def report(project: Project | None, checks: list[Check], path: Path) -> Path:
+    """A diagnostic bundle for bug reports: no .env value may appear in it."""
+    env = read_env(project.root / ".env") if project else {}
+    bundle: dict[str, Any] = {
+        "devenv": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "checks": [c.as_dict() for c in checks],
+        "env_keys": sorted(env),
+        "answers": {k: v for k, v in (project.answers() if project else {}).items()},
+    }
+    if project is not None:
+        try:
+            bundle["compose_config"] = services.config(project)
+        except DevenvError as error:
+            bundle["compose_config_error"] = error.message
+    clean = redact(json.loads(json.dumps(bundle, default=str)), secret_values(env))
+    path.write_text(json.dumps(clean, indent=2) + "\n", encoding="utf-8")
+    return path

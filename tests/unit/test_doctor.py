@@ -1,0 +1,118 @@
+"""Doctor checks, each failure reproduced for real: a dead DOCKER_HOST, a fake `docker` on PATH
+reporting old versions and compose v1 only, a busy port, a missing .env key, conflict markers,
+and a report bundle that must not leak any .env value."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from pathlib import Path
+
+import copier
+import pytest
+
+from devenv import doctor
+from devenv.project import Project
+from tests.helpers import plain_template_copy, run_cli
+
+OLD_DOCKER = (Path(__file__).parent / "fixtures" / "doctor" / "old-docker.sh").read_text()
+
+
+def executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
+    return {c.name: c for c in checks}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    src = plain_template_copy(tmp_path / "src")
+    copier.run_copy(str(src), tmp_path / "p", defaults=True, quiet=True, data={"gpu": "none"})
+    return Project(tmp_path / "p")
+
+
+def test_dead_docker_host(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = run_cli(capsys, "doctor", "--json", cwd=tmp_path)
+    assert result.code == 19 and "Traceback" not in result.err
+    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    assert checks["docker engine"]["status"] == "fail" and checks["docker engine"]["fix"]
+
+
+def test_old_engine_and_compose_v1_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    executable(shims / "docker", OLD_DOCKER)
+    executable(shims / "docker-compose", "#!/bin/sh\necho 'docker-compose version 1.29.2'\n")
+    monkeypatch.setenv("PATH", f"{shims}:/usr/bin:/bin")
+    checks = by_name(doctor.run(None, env={}))
+    assert checks["docker engine"].status == "warn" and "19.03.13" in checks["docker engine"].detail
+    assert checks["compose"].status == "fail" and "v1" in checks["compose"].detail
+    assert checks["memory"].status == "warn"
+    assert "aarch64" in checks["cpu architecture"].detail
+
+
+def test_proxy_without_no_proxy_for_services() -> None:
+    check = doctor.check_proxy({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost"})
+    assert check.status == "warn" and "mlflow" in check.detail
+    everything = "localhost,127.0.0.1,postgres,objectstore,mlflow,jupyter,serving"
+    assert doctor.check_proxy({"HTTPS_PROXY": "x", "NO_PROXY": everything}).status == "ok"
+    assert doctor.check_ca({}, {"HTTPS_PROXY": "x"}).status == "warn"
+    assert doctor.check_ca({"EXTRA_CA_CERTS": "/nonexistent.pem"}, {}).status == "fail"
+
+
+def test_missing_env_key_and_placeholders(project: Project) -> None:
+    env = project.root / ".env"
+    lines = [line for line in env.read_text().splitlines() if not line.startswith("JUPYTER_TOKEN=")]
+    env.write_text("\n".join(lines).replace("MLFLOW_BUCKET=mlflow", "MLFLOW_BUCKET=change-me"))
+    check = by_name(doctor.check_project_files(project))[".env"]
+    assert check.status == "fail"
+    assert "missing JUPYTER_TOKEN" in check.detail and "MLFLOW_BUCKET" in check.detail
+    env.unlink()
+    assert by_name(doctor.check_project_files(project))[".env"].status == "fail"
+
+
+def test_conflict_markers(project: Project) -> None:
+    assert by_name(doctor.check_project_files(project))["project files"].status == "ok"
+    compose = project.root / "compose.yaml"
+    compose.write_text(compose.read_text() + "<<<<<<< before updating\n=======\n>>>>>>> after\n")
+    check = by_name(doctor.check_project_files(project))["project files"]
+    assert check.status == "fail" and "compose.yaml" in check.detail
+
+
+def test_busy_port_is_named(project: Project) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = {
+            "services": {"mlflow": {"ports": [{"published": str(port), "host_ip": "127.0.0.1"}]}}
+        }
+        check = doctor.check_ports(project, config, ours=set(), holders={})
+    assert check.status == "fail" and f"port {port}" in check.detail and "pid" in check.detail
+
+
+def test_report_bundle_leaks_no_secret(project: Project, tmp_path: Path) -> None:
+    secrets = [
+        v
+        for k, v in (
+            line.split("=", 1)
+            for line in (project.root / ".env").read_text().splitlines()
+            if "=" in line and not line.startswith("#")
+        )
+        if any(w in k for w in ("PASSWORD", "KEY", "TOKEN"))
+    ]
+    assert len(secrets) >= 5
+    checks = [doctor.Check("x", "ok", f"contains {secrets[0]} by accident")]
+    path = doctor.report(project, checks, tmp_path / "report.json")
+    text = path.read_text()
+    assert json.loads(text)["env_keys"]
+    for secret in secrets:
+        assert secret not in text
+    assert "<redacted>" in text
