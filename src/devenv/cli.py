@@ -256,18 +256,6 @@ def status(
         )
 
 
-def _url_rows(statuses: list[stack.ServiceStatus], token: str | None) -> list[tuple[str, str]]:
-    rows = []
-    for st in statuses:
-        url = st.service.url or ""
-        if st.service.probe == "jupyter" and token:
-            url = f"{url}?token={token}"
-        rows.append((st.service.title, url))
-        if st.service.console:
-            rows.append((f"{st.service.title} console", st.service.console))
-    return rows
-
-
 @app.command()
 def up(
     names: ServicesArgument = None,
@@ -328,14 +316,7 @@ def up(
             }
         )
     else:
-        from rich.table import Table
-
-        table = Table(box=None, show_header=False)
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
-        for title, url in _url_rows(result.statuses, token):
-            table.add_row(title, url)
-        console.out.print(table)
+        console.out.print(_url_table(stack.url_rows(result.statuses, token)))
     if failing:
         raise StackUnhealthyError(
             f"started, but not working: {', '.join(failing)}",
@@ -441,6 +422,70 @@ def doctor(
             f"{len(failed)} check(s) failed: {', '.join(failed)}",
             hint="apply the fixes above, then run devenv doctor again",
         )
+
+
+def _url_table(rows: list[tuple[str, str]]) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    for title, url in rows:
+        table.add_row(title, url)
+    return table
+
+
+@app.command()
+def onboard(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(help="Where to create the project when you are not inside one."),
+    ] = None,
+    *,
+    json_output: JsonOption = False,
+) -> None:
+    """New hire? From a laptop with Docker to a served model, timed phase by phase.
+
+    doctor -> new (only without a project; an existing one is used with its .env) -> up ->
+    status -> gpu-check -> smoke, then a summary: URLs, where the credentials are, next steps,
+    and the time of each phase. Running it again skips what is already done.
+    """
+    from devenv import onboard as flow
+
+    marks = {"done": "[green]✓[/]", "skipped": "[dim]-[/]", "failed": "[red]✗[/]"}
+    renderer = console.LiveTable()
+
+    def show(phase: Any) -> None:
+        console.err.print(
+            f"{marks[phase.status]} {phase.name:<10} {phase.seconds:6.1f}s  {phase.detail}",
+            markup=True,
+            highlight=False,
+        )
+
+    with _interruptible("re-run devenv onboard: it picks up where it stopped"), renderer:
+        result = flow.run(
+            dest,
+            on_phase=show,
+            on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
+        )
+    if json_output:
+        console.print_json(
+            {
+                "path": str(result.root),
+                "seconds": round(result.seconds, 1),
+                "phases": [p.as_dict() for p in result.phases],
+                "urls": dict(result.urls),
+            }
+        )
+        return
+    console.out.print(_url_table(result.urls))
+    console.info(f"credentials: {result.root / '.env'} (JUPYTER_TOKEN, S3 keys, DB passwords)")
+    console.info(
+        "next: open JupyterLab, run notebooks/quickstart.ipynb; daily use: devenv up / "
+        "status / down (docs/daily-use.md)"
+    )
+    breakdown = ", ".join(f"{p.name} {p.seconds:.0f}s" for p in result.phases)
+    console.success(f"onboarded in {result.seconds:.0f}s ({breakdown})")
 
 
 @app.command()

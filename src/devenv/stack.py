@@ -216,6 +216,19 @@ def status(project: Project, names: list[str] | None = None) -> list[ServiceStat
         ]
 
 
+def url_rows(statuses: list[ServiceStatus], token: str | None) -> list[tuple[str, str]]:
+    """(title, URL) per service for summaries: Jupyter with its token link, consoles too."""
+    rows = []
+    for st in statuses:
+        url = st.service.url or ""
+        if st.service.probe == "jupyter" and token:
+            url = f"{url}?token={token}"
+        rows.append((st.service.title, url))
+        if st.service.console:
+            rows.append((f"{st.service.title} console", st.service.console))
+    return rows
+
+
 def with_engine(call: Callable[[], T]) -> T:
     """Check the engine first (so compose never prints its own connection error), then call."""
     require_engine()

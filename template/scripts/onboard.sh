@@ -31,8 +31,4 @@ if ! command -v devenv >/dev/null 2>&1; then
   fi
 fi
 
-# `devenv onboard` drives the whole path; CLIs without it bring the stack up directly.
-if devenv onboard --help >/dev/null 2>&1; then
-  exec devenv onboard "$@"
-fi
-exec devenv up
+exec devenv onboard "$@"

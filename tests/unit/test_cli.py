@@ -116,3 +116,23 @@ def test_env_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert json.loads(result.out)["MLFLOW_TRACKING_URI"] == "http://localhost:5050"
     assert "hush" not in result.out and "--show-secrets" in result.err
     assert run_cli(capsys, "env", "--format", "yaml", cwd=project).code == 2
+
+
+def test_onboard_stops_at_a_failing_doctor_check(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv import doctor, scaffold
+
+    created: list[object] = []
+    monkeypatch.setattr(
+        doctor,
+        "run",
+        lambda project: [
+            doctor.Check("docker engine", "fail", "the Docker engine is not answering", "start it")
+        ],
+    )
+    monkeypatch.setattr(scaffold, "new_project", lambda *a, **k: created.append(a))
+    result = run_cli(capsys, "onboard", str(tmp_path / "new"), cwd=tmp_path)
+    assert result.code == 19
+    assert "doctor" in result.err and "hint: start it" in result.err
+    assert created == [] and not (tmp_path / "new").exists()
