@@ -52,7 +52,7 @@ demo: install ## scaffold a demo project, bring it up, prove it works, print URL
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv up
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv status
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv smoke
-	@echo "The stack keeps running. Stop it with: make demo-down (data kept); delete its data with: cd $(DEMO_DIR) && devenv reset"
+	@echo "The stack keeps running. Stop it with: make demo-down (data kept); delete its data with: cd $(DEMO_DIR) && $(abspath $(BIN))/devenv reset"
 
 demo-down: ## stop the demo stack (volumes kept)
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv down
