@@ -261,8 +261,7 @@ def run(project: Project | None, env: dict[str, str] | None = None) -> list[Chec
             "DockerRootDir": raw_info.docker_root_dir,
             "MemTotal": raw_info.mem_total,
             "Architecture": raw_info.architecture,
-            "Runtimes": raw_info.runtimes or {},
-            "CDISpecDirs": getattr(raw_info, "cdi_spec_dirs", None),
+            **gpu.engine_facts(raw_info),
         }
         checks += check_resources(info, gpu_project=gpu_project)
         layers = gpu.layers(info, project_env.get("TORCH_INDEX_URL"))

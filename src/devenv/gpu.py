@@ -132,6 +132,11 @@ def host_layer() -> Layer:
 # ---------------------------------------------------------------- engine
 
 
+def engine_facts(info: Any) -> dict[str, Any]:
+    """The parts of python-on-whales' SystemInfo the engine layer reads, in `docker info` keys."""
+    return {"Runtimes": info.runtimes or {}, "CDISpecDirs": getattr(info, "cdi_spec_dirs", None)}
+
+
 def parse_engine(info: dict[str, Any], *, hook_installed: bool) -> Layer:
     """From `docker info --format '{{json .}}'` (Runtimes, CDISpecDirs)."""
     runtimes = sorted((info.get("Runtimes") or {}).keys())

@@ -93,7 +93,7 @@ def run(project: Project, service: str) -> GpuReport:
         )
     with stack.engine_errors():
         info = project.docker().system.info()
-    engine = {"Runtimes": info.runtimes or {}, "CDISpecDirs": getattr(info, "cdi_spec_dirs", None)}
+    engine = gpu.engine_facts(info)
     torch_index = read_env(project.root / ".env").get("TORCH_INDEX_URL")
     layers = gpu.layers(engine, torch_index)
     layers.append(container_layer(project, service))

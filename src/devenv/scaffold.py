@@ -230,8 +230,9 @@ def new_project(
 
     dest = dest.expanduser().resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        what = "is a file" if not dest.is_dir() else "is not empty"
         raise UsageError(
-            f"{dest} already exists and is not empty",
+            f"{dest} already exists and {what}",
             hint="pick a new folder, or run `devenv update` inside an existing project",
         )
     src: str

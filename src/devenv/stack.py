@@ -25,7 +25,7 @@ from devenv.errors import (
     ToolMissingError,
     UnknownServiceError,
 )
-from devenv.gpu import Layer
+from devenv.gpu import Layer, engine_facts
 from devenv.gpu import layers as gpu_layers
 from devenv.gpu import problems as gpu_problems
 from devenv.health import ProbeResult
@@ -400,7 +400,7 @@ def up(
     preflight.check_conflicts(project)
     config = services.config(project)
     check_names(services.from_config(config), names)
-    engine = {"Runtimes": info.runtimes or {}, "CDISpecDirs": getattr(info, "cdi_spec_dirs", None)}
+    engine = engine_facts(info)
     torch_index = read_env(project.root / ".env").get("TORCH_INDEX_URL")
     use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(engine, torch_index))
 

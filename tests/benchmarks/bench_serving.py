@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,16 +27,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.conftest import free_port  # noqa: E402
 from tests.serving.conftest import APP, register_model  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DEADLINE_S = 120  # the whole load phase stops by itself after this
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, timeout: float = 90) -> None:

@@ -18,6 +18,7 @@ import copier
 import pytest
 from python_on_whales import DockerClient
 
+from devenv.envfile import read_env
 from tests.helpers import plain_template_copy
 
 KIT_DIR = Path(__file__).parent / "images"
@@ -35,16 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def read_env(path: Path) -> dict[str, str]:
-    """Compose's reading of a simple .env: later lines win."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value
-    return values
 
 
 @dataclass

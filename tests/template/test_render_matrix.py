@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devenv.envfile import read_env
 from tests.template import lint
 from tests.template.conftest import answer_matrix, answers_id
 
@@ -39,12 +40,6 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
                   (".dockerignore", "Dockerfile", "requirements.txt", "app/__init__.py",
                    "app/main.py")}
     return files
-
-
-def read_env(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
-             if line and not line.startswith("#") and "=" in line)
-    return {k: v for k, v in pairs}
 
 
 def compose_config(compose_cmd: list[str], project: Path, *files: str) -> dict[str, Any]:
