@@ -1,8 +1,10 @@
-"""Offline linters (hadolint, shellcheck, compose-lint), each result cached by file content."""
+"""Offline linters and scanners (hadolint, shellcheck, compose-lint, trivy config, actionlint),
+each result cached by the content of what it reads."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -49,3 +51,44 @@ def compose_lint(project: Path, *files: str) -> str:
         cwd=project, capture_output=True, text=True,
     )
     return "" if result.returncode == 0 else (result.stdout + result.stderr).strip()
+
+
+@cache
+def _lint_tree(kind: str, files: tuple[tuple[str, str], ...]) -> str:
+    """Run a tree-level tool on a copy holding only `files` (relative path, text)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, text in files:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        env = dict(os.environ)
+        if kind == "trivy":
+            # Offline: the Dockerfile checks embedded in the binary, no update, no network.
+            cmd = [tool("trivy"), "config", "--skip-check-update", "--quiet", "--exit-code", "1",
+                   "--ignorefile", ".trivyignore", "--cache-dir", str(root / ".cache"), "."]
+        else:
+            # actionlint runs shellcheck on every `run:` script when it finds it on PATH.
+            cmd = [tool("actionlint"), "-no-color"]
+            (root / ".git").mkdir()  # how actionlint finds the project root
+            env["PATH"] = f"{Path(tool('shellcheck')).parent}:{env.get('PATH', '')}"
+        result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+        return "" if result.returncode == 0 else (result.stdout + result.stderr).strip()
+
+
+def _tree(project: Path, patterns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    paths = sorted({p for pattern in patterns for p in project.glob(pattern) if p.is_file()})
+    return tuple((p.relative_to(project).as_posix(), p.read_text()) for p in paths)
+
+
+def trivy_config(project: Path) -> str:
+    """Trivy's misconfiguration checks on the Dockerfiles, honouring the project's .trivyignore."""
+    return _lint_tree("trivy", _tree(project, ("services/*/Dockerfile", ".trivyignore")))
+
+
+def actionlint(project: Path) -> str:
+    """actionlint (with shellcheck on `run:` scripts) on the project's GitHub workflows."""
+    files = _tree(project, (".github/workflows/*.yml",))
+    assert files, "no workflow to lint"
+    return _lint_tree("actionlint", files)

@@ -23,6 +23,7 @@ SECRET_KEYS = ("POSTGRES_PASSWORD", "MLFLOW_DB_PASSWORD", "S3_ACCESS_KEY", "S3_S
 def expected_files(answers: dict[str, Any], package: str) -> set[str]:
     files = {
         ".copier-answers.yml", ".env", ".env.example", ".gitignore", ".compose-lint.yml",
+        ".trivyignore", ".github/workflows/images.yml", ".github/workflows/promote.yml",
         "README.md", "compose.yaml", "data/.gitkeep", "notebooks/README.md",
         "scripts/onboard.sh", "services/postgres/initdb/10-mlflow-db.sh",
         "services/mlflow/.dockerignore", "services/mlflow/Dockerfile",
@@ -59,7 +60,8 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
     # The exact file set, and no Jinja left anywhere.
     assert files == expected_files(answers, rendered["package_name"])
     for name in files:
-        text = (project / name).read_text()
+        # GitHub Actions expressions (${{ ... }}) are meant to stay.
+        text = re.sub(r"\$\{\{.*?\}\}", "", (project / name).read_text())
         assert "{{" not in text and "{%" not in text, f"unrendered Jinja in {name}"
 
     # Python parses, the notebook is valid JSON with only code and markdown cells.
@@ -82,6 +84,8 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
         "no GPU reservation belongs in compose.yaml"
 
     expected_services = {"postgres", "objectstore", "bucket-init", "mlflow"}
+    if answers["object_store"] == "seaweedfs":
+        expected_services.add("objectstore-init")
     expected_services |= {n for n, on in (("jupyter", answers["include_jupyter"]),
                                           ("serving", answers["include_serving"])) if on}
     assert set(config["services"]) == expected_services
@@ -102,6 +106,24 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
                       else "service_healthy")
             assert cond["condition"] == wanted, f"{name} -> {dep}"
     assert set(config["volumes"]) >= {"postgres-data", "objectstore-data"}
+
+    # Least privilege: what we build runs as uid 1000 (USER in its Dockerfile); third-party
+    # images get a non-root `user`, drop to one themselves (postgres), or are the documented
+    # exception (MinIO, RustFS). Nothing keeps the capabilities it does not need.
+    for name, service in config["services"].items():
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        if "build" in service:
+            dockerfile = Path(service["build"]["context"]) / "Dockerfile"
+            assert "\nUSER 1000:1000\n" in dockerfile.read_text(), name
+            assert service.get("cap_drop") == ["ALL"] and "cap_add" not in service, name
+        elif name == "objectstore" and answers["object_store"] != "seaweedfs":
+            continue  # docs/images.md: runs as root, as the upstream image does
+        elif name == "postgres":
+            assert service.get("cap_drop") == ["ALL"], name
+        else:
+            assert service.get("user", "0").split(":")[0] not in ("0", "root") \
+                or service.get("cap_add") == ["CHOWN"], name
+            assert service.get("cap_drop") == ["ALL"], name
 
     # Secrets: strong, in .env only, never in the answers file; .env.example has placeholders.
     env = read_env(project / ".env")
@@ -124,6 +146,27 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
     for script in [project / "scripts/onboard.sh", *project.glob("services/postgres/initdb/*.sh")]:
         assert lint.shellcheck(script) == "", script
     assert lint.compose_lint(project, "compose.yaml") == ""
+    # Trivy's Dockerfile checks: clean, and any accepted ID has its reason on the line above.
+    assert lint.trivy_config(project) == ""
+    ignore_lines = (project / ".trivyignore").read_text().splitlines()
+    for i, line in enumerate(ignore_lines):
+        if line.strip() and not line.startswith("#"):
+            assert i > 0 and ignore_lines[i - 1].startswith("#"), f"no reason for {line}"
+    assert lint.actionlint(project) == ""
+
+    # Build contexts: an allowlist .dockerignore keeps notebooks, data and .git out.
+    for name, service in config["services"].items():
+        if "build" in service:
+            ignore = Path(service["build"]["context"]) / ".dockerignore"
+            rules = [r for r in ignore.read_text().splitlines() if r and not r.startswith("#")]
+            assert rules[0] == "*", f"{name}: .dockerignore must start by excluding everything"
+            assert not [r for r in rules if r.startswith("!")
+                        and re.match(r"!/?(notebooks|data|\.git|\.env)", r)], name
+
+    # The images workflow builds exactly the images the project has.
+    workflow = yaml.safe_load((project / ".github/workflows/images.yml").read_text())
+    built = {n for n, s in config["services"].items() if "build" in s} - {"bucket-init"}
+    assert set(workflow["jobs"]["build"]["strategy"]["matrix"]["image"]) == built
 
 
 def test_two_renders_have_different_secrets(render) -> None:  # type: ignore[no-untyped-def]
