@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 PYTEST_FLAGS ?= $(if $(CI),--require-docker,)
 KIT_OVERRIDES := tests/e2e/images/overrides.env
 
-.PHONY: help install lint test unit template e2e e2e-images bench-cli bench-serving demo demo-down clean
+.PHONY: help install lint test unit template e2e e2e-images bench-cli bench-serving bench-images demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ bench-cli: install ## devenv up vs docker compose up on a warm stack; --help and
 
 bench-serving: install ## serving latency and throughput against `mlflow models serve`, same model
 	$(BIN)/python tests/benchmarks/bench_serving.py
+
+bench-images: install ## image sizes, cold builds and code-edit rebuilds against naive Dockerfiles
+	$(BIN)/python tests/benchmarks/bench_images.py
 
 demo: install ## scaffold a demo project, bring it up, prove it works, print URLs (OFFLINE=1: no registry)
 	@$(if $(OFFLINE),$(BIN)/python tests/e2e/images/kit.py,true)
