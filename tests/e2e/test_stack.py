@@ -106,10 +106,19 @@ def test_mlflow_roundtrip_from_jupyter(stack: Stack) -> None:
 
 
 def test_data_survives_down_and_up(stack: Stack) -> None:
+    """Also the upgrade path: earlier templates ran SeaweedFS as root, so an existing volume
+    is root's. Made so here, the next `up` must hand it to uid 1000 with nothing lost."""
     assert state.get("run_id"), "needs the round-trip test"
     stack.down(volumes=False)
     assert not [c for c in stack.docker.compose.ps(all=True)], "down removes the containers"
+    compose = ["docker", "compose", "-p", stack.name, "--project-directory", str(stack.root)]
+    subprocess.run(
+        [*compose, "run", "--rm", "--no-deps", "--user", "0:0", "--entrypoint", "chown",
+         "objectstore-init", "-R", "0:0", "/data"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
     stack.up(build=False)
+    assert stack.exec("objectstore", "find", "/data", "!", "-user", "1000").strip() == ""
 
     out = stack.exec("jupyter", "python", "-c", READ_RUN, state["run_id"])
     result = json.loads(out.strip().splitlines()[-1])
