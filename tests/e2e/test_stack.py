@@ -168,3 +168,12 @@ def test_every_running_service_is_non_root(stack: Stack) -> None:
     assert seen == LONG_RUNNING
     for service in ("mlflow", "jupyter", "serving", "objectstore"):
         assert stack.exec(service, "id", "-u").strip() == "1000", service
+
+
+def test_runtime_images_carry_no_build_tools(stack: Stack) -> None:
+    """The builder stage keeps compilers and installers; the runtime images do not (Jupyter keeps
+    pip on purpose: `%pip install` in a notebook)."""
+    probe = "for t in gcc cc c++ make pip pip3; do command -v $t || true; done"
+    found = {s: stack.exec(s, "sh", "-c", probe).split() for s in ("mlflow", "serving", "jupyter")}
+    assert found["mlflow"] == [] and found["serving"] == [], found
+    assert [t for t in found["jupyter"] if "pip" not in t] == [], found
