@@ -45,6 +45,24 @@ def shellcheck(path: Path) -> str:
     return _lint_text("shellcheck", hashlib.sha256(text.encode()).hexdigest(), text, ".sh")
 
 
+def compose_lint_merged(project: Path, compose_cmd: list[str], *files: str) -> str:
+    """compose-lint on what actually runs: the files merged by `docker compose config` (an
+    overlay alone lacks the hardening it inherits). Cached: uninterpolated, the merge is the
+    same for every render with the same answers."""
+    args = [a for f in files for a in ("-f", f)]
+    merged = subprocess.run(
+        [*compose_cmd, "--project-directory", str(project), *args, "config", "--no-interpolate"],
+        cwd=project, capture_output=True, text=True, check=True,
+    ).stdout
+    tree = (
+        ("compose.yaml", merged),
+        (".compose-lint.yml", (project / ".compose-lint.yml").read_text()),
+        # Placeholders with the same keys as .env: stable across renders.
+        (".env", (project / ".env.example").read_text()),
+    )
+    return _lint_tree("compose-lint", tree)
+
+
 def compose_lint(project: Path, *files: str) -> str:
     result = subprocess.run(
         [tool("compose-lint"), "check", "--fail-on", "low", "--strict-config", "-q", *files],
@@ -64,7 +82,10 @@ def _lint_tree(kind: str, files: tuple[tuple[str, str], ...]) -> str:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
         env = dict(os.environ)
-        if kind == "trivy":
+        if kind == "compose-lint":
+            cmd = [tool("compose-lint"), "check", "--fail-on", "low", "--strict-config", "-q",
+                   "compose.yaml"]
+        elif kind == "trivy":
             # Offline: the Dockerfile checks embedded in the binary, no update, no network.
             cmd = [tool("trivy"), "config", "--skip-check-update", "--quiet", "--exit-code", "1",
                    "--ignorefile", ".trivyignore", "--cache-dir", str(root / ".cache"), "."]

@@ -146,6 +146,8 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
     for script in [project / "scripts/onboard.sh", *project.glob("services/postgres/initdb/*.sh")]:
         assert lint.shellcheck(script) == "", script
     assert lint.compose_lint(project, "compose.yaml") == ""
+    if "compose.gpu.yaml" in files:
+        assert lint.compose_lint_merged(project, compose_cmd, "compose.yaml", "compose.gpu.yaml") == ""
     # Trivy's Dockerfile checks: clean, and any accepted ID has its reason on the line above.
     assert lint.trivy_config(project) == ""
     ignore_lines = (project / ".trivyignore").read_text().splitlines()
