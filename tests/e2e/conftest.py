@@ -64,24 +64,14 @@ class Stack:
     def down(self, *, volumes: bool = False) -> None:
         self.docker.compose.down(volumes=volumes, remove_orphans=True, timeout=10)
 
+    def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`docker compose` on this stack (by name and folder), output captured."""
+        cmd = ["docker", "compose", "-p", self.name, "--project-directory", str(self.root)]
+        return subprocess.run([*cmd, *args], capture_output=True, text=True)
+
     def exec(self, service: str, *command: str) -> str:
         """Run a command in a running service; raise with its output when it fails."""
-        result = subprocess.run(
-            [
-                "docker",
-                "compose",
-                "-p",
-                self.name,
-                "--project-directory",
-                str(self.root),
-                "exec",
-                "-T",
-                service,
-                *command,
-            ],
-            capture_output=True,
-            text=True,
-        )
+        result = self.compose("exec", "-T", service, *command)
         if result.returncode != 0:
             raise AssertionError(f"{service}: {command} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout

@@ -111,12 +111,9 @@ def test_data_survives_down_and_up(stack: Stack) -> None:
     assert state.get("run_id"), "needs the round-trip test"
     stack.down(volumes=False)
     assert not [c for c in stack.docker.compose.ps(all=True)], "down removes the containers"
-    compose = ["docker", "compose", "-p", stack.name, "--project-directory", str(stack.root)]
-    subprocess.run(
-        [*compose, "run", "--rm", "--no-deps", "--user", "0:0", "--entrypoint", "chown",
-         "objectstore-init", "-R", "0:0", "/data"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    made_root = stack.compose("run", "--rm", "--no-deps", "--user", "0:0", "--entrypoint",
+                              "chown", "objectstore-init", "-R", "0:0", "/data")  # fmt: skip
+    assert made_root.returncode == 0, made_root.stderr
     stack.up(build=False)
     assert stack.exec("objectstore", "find", "/data", "!", "-user", "1000").strip() == ""
 
