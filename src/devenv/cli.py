@@ -21,6 +21,7 @@ from devenv.errors import (
     GpuUnavailableError,
     InterruptedByUserError,
     StackUnhealthyError,
+    ToolMissingError,
     UsageError,
 )
 from devenv.project import GPU_OVERLAY, find_project
@@ -164,9 +165,21 @@ def update(
                 "from": result.old_ref,
                 "to": result.new_ref,
                 "changed": result.changed,
+                "kept": result.kept,
+                "env_added": result.env.added,
+                "env_updated": result.env_follow.updated,
+                "env_kept": result.env_follow.kept,
             }
         )
         return
+    for name in result.kept:
+        console.warn(f"kept {name}: you edited it and the new template no longer ships it")
+    if result.env.added:
+        console.info(f".env: added {', '.join(result.env.added)} (new in .env.example)")
+    if result.env_follow.updated:
+        console.info(f".env: now follows the template for {', '.join(result.env_follow.updated)}")
+    for key in result.env_follow.kept:
+        console.warn(f".env: kept your own {key}; the template changed its default: check it")
     if not result.changed:
         console.success(f"already up to date ({result.new_ref})")
         return
@@ -301,6 +314,10 @@ def up(
             gpu=gpu,
             on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
         )
+    if result.env.created:
+        console.info(".env created from .env.example with fresh secrets (git-ignored, mode 600)")
+    elif result.env.added:
+        console.info(f".env: added {', '.join(result.env.added)} from .env.example")
     if gpu == "auto" and not result.gpu and (project.root / GPU_OVERLAY).is_file():
         console.info(f"GPU: {result.gpu_reason}")
     token = read_env(project.root / ".env").get("JUPYTER_TOKEN")
@@ -615,6 +632,13 @@ def env_(
         console.info("secrets left out; add --show-secrets to include them")
 
 
+def _docker_cli_missing(error: Exception) -> bool:
+    """python-on-whales' ClientNotFoundError, checked without importing it at start-up."""
+    module = sys.modules.get("python_on_whales.client_config")
+    missing = getattr(module, "ClientNotFoundError", None) if module else None
+    return isinstance(missing, type) and isinstance(error, missing)
+
+
 def main() -> None:
     """Console-script entry point: the one place errors become exit codes."""
     try:
@@ -627,10 +651,23 @@ def main() -> None:
     except KeyboardInterrupt:
         console.error("interrupted", "nothing was left half-written")
         raise SystemExit(130) from None
+    except OSError as error:
+        # A disk or permission problem nobody foresaw: still one line, never a traceback.
+        where = f" ({error.filename})" if error.filename else ""
+        console.error(
+            f"{error.strerror or error}{where}", "check the path and its permissions, then retry"
+        )
+        raise SystemExit(1) from None
     except typer.Abort:
         console.error("aborted")
         raise SystemExit(130) from None
     except Exception as error:
+        if _docker_cli_missing(error):
+            console.error(
+                "the docker CLI is not installed (not found on PATH)",
+                "install Docker Engine or Docker Desktop, then open a new shell",
+            )
+            raise SystemExit(ToolMissingError.exit_code) from None
         # Usage errors (click's, vendored by typer): duck-typed to work across typer versions.
         show, exit_code = getattr(error, "show", None), getattr(error, "exit_code", None)
         if callable(show) and isinstance(exit_code, int):

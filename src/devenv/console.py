@@ -34,6 +34,10 @@ def info(message: str) -> None:
     err.print(escape(message))
 
 
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {escape(message)}")
+
+
 def success(message: str) -> None:
     err.print(f"[green]✓[/] {escape(message)}")
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv import __version__, gpu, preflight, services
+from devenv import __version__, envfile, gpu, preflight, services
 from devenv.envfile import read_env
 from devenv.errors import DevenvError
 from devenv.project import Project
@@ -194,28 +194,50 @@ def check_project_files(project: Project) -> list[Check]:
         checks.append(Check("project files", "fail", error.message, error.hint))
     env_path, example = project.root / ".env", project.root / ".env.example"
     if not env_path.is_file():
-        checks.append(
-            Check(
-                ".env",
-                "fail",
-                ".env is missing (it holds this project's secrets)",
-                "copy .env.example to .env and fill in every change-me value",
+        if example.is_file():
+            checks.append(
+                Check(
+                    ".env",
+                    "warn",
+                    ".env is missing (a fresh clone: it is git-ignored)",
+                    "devenv up (or devenv onboard) creates it from .env.example with fresh secrets",
+                )
             )
-        )
+        else:
+            checks.append(
+                Check(
+                    ".env",
+                    "fail",
+                    ".env and .env.example are both missing",
+                    "restore .env.example from git (git checkout -- .env.example)",
+                )
+            )
         return checks
     env = read_env(env_path)
     missing = sorted(set(read_env(example)) - set(env)) if example.is_file() else []
-    placeholders = sorted(k for k, v in env.items() if v == "change-me")
-    if missing or placeholders:
-        what = [f"missing {', '.join(missing)}"] if missing else []
-        what += [f"still change-me: {', '.join(placeholders)}"] if placeholders else []
-        checks.append(
-            Check(
-                ".env", "fail", "; ".join(what), "add the keys from .env.example with real values"
-            )
+    placeholders = sorted(k for k, v in env.items() if v == envfile.PLACEHOLDER)
+    what = [f"missing {', '.join(missing)} (new in .env.example)"] if missing else []
+    what += [f"still {envfile.PLACEHOLDER}: {', '.join(placeholders)}"] if placeholders else []
+    if placeholders:
+        fix = (
+            f"replace each {envfile.PLACEHOLDER} with a secret of [A-Za-z0-9_-] (or delete the "
+            "line: devenv up adds it with a fresh one)"
         )
+        checks.append(Check(".env", "fail", "; ".join(what), fix))
+    elif missing:
+        fix = "devenv up adds them from .env.example; your values are kept"
+        checks.append(Check(".env", "warn", "; ".join(what), fix))
     else:
         checks.append(Check(".env", "ok", f"{len(env)} settings, none missing"))
+    if env_path.stat().st_mode & 0o077:
+        checks.append(
+            Check(
+                ".env permissions",
+                "warn",
+                f".env is readable by other users (mode {env_path.stat().st_mode & 0o777:o})",
+                "chmod 600 .env (devenv up does it too)",
+            )
+        )
     return checks
 
 
@@ -234,21 +256,34 @@ def check_ports(
 def run(project: Project | None, env: dict[str, str] | None = None) -> list[Check]:
     """All checks; the Docker ones degrade to a single failure when the engine is down."""
     from python_on_whales import DockerClient
+    from python_on_whales.client_config import ClientNotFoundError
     from python_on_whales.exceptions import DockerException
 
     env = dict(os.environ) if env is None else env
     docker = project.docker() if project else DockerClient()
     checks: list[Check] = []
+    engine_check: Check | None = None
     try:
         server = docker.version().server
         engine_version: str | None = str(server.version) if server else None
         raw_info = docker.system.info()
-    except (DockerException, FileNotFoundError):
+    except ClientNotFoundError:
         engine_version, raw_info = None, None
-    checks.append(check_engine(engine_version))
+        engine_check = Check(
+            "docker engine",
+            "fail",
+            "the docker CLI is not installed (not on PATH)",
+            "install Docker Engine or Docker Desktop, then open a new shell",
+        )
+    except (DockerException, FileNotFoundError) as error:
+        engine_version, raw_info = None, None
+        if "docker endpoint" in str(getattr(error, "stderr", "") or ""):
+            bad = services.bad_docker_host()
+            engine_check = Check("docker engine", "fail", bad.message, bad.hint)
+    checks.append(engine_check or check_engine(engine_version))
     try:
         compose_text: str | None = str(docker.compose.version())
-    except (DockerException, FileNotFoundError):
+    except (DockerException, FileNotFoundError, ClientNotFoundError):
         compose_text = None
     checks.append(check_compose(compose_text))
     project_env = read_env(project.root / ".env") if project else {}
@@ -292,12 +327,28 @@ def run(project: Project | None, env: dict[str, str] | None = None) -> list[Chec
     return checks
 
 
-SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY", re.IGNORECASE)
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
 
 
 def secret_values(env: dict[str, str]) -> list[str]:
     """Values of secret-looking keys, and any long value (generated secrets are 20+ chars)."""
     return [v for k, v in env.items() if v and (SECRET_KEY.search(k) or len(v) >= 20)]
+
+
+def _config_secrets(config: Any) -> list[str]:
+    """Secret-looking values in a resolved compose configuration: what compose really used,
+    whether it came from .env, quoted, or from the shell environment."""
+    found: list[str] = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if isinstance(value, str) and SECRET_KEY.search(str(key)) and value:
+                found.append(value)
+            else:
+                found += _config_secrets(value)
+    elif isinstance(config, list):
+        for item in config:
+            found += _config_secrets(item)
+    return found
 
 
 def redact(value: Any, secrets: list[str]) -> Any:
@@ -313,15 +364,18 @@ def redact(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def report(project: Project | None, checks: list[Check], path: Path) -> Path:
-    """A diagnostic bundle for bug reports: no .env value may appear in it."""
-    env = read_env(project.root / ".env") if project else {}
+def report(
+    project: Project | None, checks: list[Check], path: Path, env: dict[str, str] | None = None
+) -> Path:
+    """A diagnostic bundle for bug reports: no secret may appear in it."""
+    project_env = read_env(project.root / ".env") if project else {}
+    shell = dict(os.environ) if env is None else env
     bundle: dict[str, Any] = {
         "devenv": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "checks": [c.as_dict() for c in checks],
-        "env_keys": sorted(env),
+        "env_keys": sorted(project_env),
         "answers": {k: v for k, v in (project.answers() if project else {}).items()},
     }
     if project is not None:
@@ -329,6 +383,20 @@ def report(project: Project | None, checks: list[Check], path: Path) -> Path:
             bundle["compose_config"] = services.config(project)
         except DevenvError as error:
             bundle["compose_config_error"] = error.message
-    clean = redact(json.loads(json.dumps(bundle, default=str)), secret_values(env))
-    path.write_text(json.dumps(clean, indent=2) + "\n", encoding="utf-8")
-    return path
+    # Compose lets the shell override .env: those values are redacted too.
+    overridden = {k: v for k, v in shell.items() if k in project_env}
+    secrets = [
+        *secret_values(project_env),
+        *secret_values(overridden),
+        *_config_secrets(bundle.get("compose_config")),
+    ]
+    clean = redact(json.loads(json.dumps(bundle, default=str)), secrets)
+    target = path.expanduser()
+    try:
+        envfile.write_private(target, json.dumps(clean, indent=2) + "\n", replace=True)
+    except OSError as error:
+        raise DevenvError(
+            f"cannot write the report to {target}: {error.strerror or error}",
+            hint="pass --report a file path in a folder you can write to",
+        ) from None
+    return target

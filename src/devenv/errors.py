@@ -119,3 +119,9 @@ class DoctorFailedError(DevenvError):
     """At least one doctor check failed."""
 
     exit_code = 19
+
+
+class ProjectFileError(DevenvError):
+    """A project file (.env, the answers file) is unreadable, or would lose data if written."""
+
+    exit_code = 20

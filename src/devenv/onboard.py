@@ -84,9 +84,18 @@ def run(
     def check() -> tuple[str, str]:
         checks = doctor.run(project)
         failed = [c for c in checks if c.status == "fail"]
+        if len(failed) == 1:
+            only = failed[0]
+            raise DoctorFailedError(f"doctor: {only.name}: {only.detail}", hint=only.fix)
         if failed:
+            # Every failure at once, each with its fix: one round trip for the new hire.
+            lines = [
+                f"  {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else "") for c in failed
+            ]
             raise DoctorFailedError(
-                f"doctor: {failed[0].name}: {failed[0].detail}", hint=failed[0].fix
+                f"doctor: {len(failed)} checks failed: {', '.join(c.name for c in failed)}",
+                hint="apply each fix above, then run devenv onboard again",
+                details="\n".join(lines),
             )
         warns = [c.name for c in checks if c.status == "warn"]
         return "done", f"{len(checks)} checks" + (
@@ -96,6 +105,13 @@ def run(
     def create() -> tuple[str, str]:
         nonlocal project
         if project is not None:
+            # A teammate's clone has no .env (it is git-ignored): made here, fresh secrets.
+            found = project
+            synced = stack.with_engine(lambda: stack.prepare_env(found, found.docker()))
+            if synced.created:
+                return "done", f"{project.root}: .env created from .env.example, fresh secrets"
+            if synced.added:
+                return "done", f"{project.root}: added {', '.join(synced.added)} to .env"
             return "skipped", f"using the existing project in {project.root}"
         made = scaffold.new_project(target, {}, defaults=True)
         project = Project(made.dest)

@@ -21,8 +21,9 @@ from devenv.scaffold import conflicted_files
 
 MIN_COMPOSE = (2, 20)
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - compose's meaning of a port with no host IP
-# Folders that hold user data or tooling, not project configuration.
-SKIP_DIRS = frozenset({".git", "data", "notebooks", ".venv", "node_modules", "__pycache__"})
+# Folders that hold user data or tooling, not project configuration. notebooks/ is scanned:
+# an update can leave a conflicted notebook there.
+SKIP_DIRS = frozenset({".git", "data", ".venv", "node_modules", "__pycache__"})
 
 
 def parse_compose_version(text: str) -> tuple[int, int, int] | None:

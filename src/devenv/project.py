@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from devenv.errors import ProjectNotFoundError
+from devenv.errors import ProjectFileError, ProjectNotFoundError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -39,8 +39,21 @@ class Project:
         return DockerClient(compose_project_directory=self.root, compose_files=files)
 
     def answers(self) -> dict[str, object]:
-        data = yaml.safe_load(self.answers_path.read_text(encoding="utf-8")) or {}
-        return dict(data) if isinstance(data, dict) else {}
+        try:
+            data = yaml.safe_load(self.answers_path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise ProjectFileError(
+                f"{self.answers_path} is not valid YAML{where}",
+                hint="restore it from git (git checkout -- .copier-answers.yml) or fix it by hand",
+            ) from None
+        if not isinstance(data, dict):
+            raise ProjectFileError(
+                f"{self.answers_path} does not hold the template's answers",
+                hint="restore it from git: git checkout -- .copier-answers.yml",
+            )
+        return dict(data)
 
 
 def find_project(start: Path | None = None) -> Project:

@@ -14,7 +14,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from devenv import __version__
+from devenv import __version__, envfile
 from devenv.errors import (
     DevenvError,
     DirtyTreeError,
@@ -31,7 +32,7 @@ from devenv.errors import (
     UpdateConflictError,
     UsageError,
 )
-from devenv.project import Project
+from devenv.project import ANSWERS_FILE, Project
 
 CONFLICT_MARKER = "<<<<<<< "
 
@@ -73,17 +74,19 @@ def parse_data(items: Sequence[str]) -> dict[str, Any]:
                 hint="known answers: " + ", ".join(sorted(known)),
             )
         kind = known[key].get("type", "str")
+        # Strict on purpose: int() and strip() would accept " 80" or "true\n" silently.
         if kind == "int":
-            try:
-                data[key] = int(value)
-            except ValueError:
+            if not re.fullmatch(r"-?[0-9]{1,9}", value):
                 raise TemplateError(
                     f"{key} must be a whole number, got {value!r}", hint=f"e.g. --data {key}=8080"
-                ) from None
+                )
+            data[key] = int(value)
         elif kind == "bool":
-            lowered = value.strip().lower()
+            lowered = value.lower()
             if lowered not in {"true", "false", "yes", "no", "1", "0", "on", "off"}:
-                raise TemplateError(f"{key} must be true or false, got {value!r}")
+                raise TemplateError(
+                    f"{key} must be true or false, got {value!r}", hint=f"e.g. --data {key}=false"
+                )
             data[key] = lowered in {"true", "yes", "1", "on"}
         else:
             data[key] = value
@@ -152,12 +155,42 @@ def _tree_digest(root: Path, names: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+@contextmanager
+def _cache_lock(folder: Path) -> Iterator[None]:
+    """One writer at a time: `devenv new` runs side by side share the cache repository."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / ".lock").open("a")
+    except OSError as error:
+        why = "it is a file" if folder.is_file() else (error.strerror or str(error))
+        raise DevenvError(
+            f"cannot use the cache folder {folder}: {why}",
+            hint="make it a writable folder, or point DEVENV_CACHE_DIR at one",
+        ) from None
+    with handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; concurrent runs are rare there
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def template_snapshot() -> tuple[str, str]:
     """Commit the bundled template into the cache repository; return (source, tag).
 
     Each distinct template content gets one tag: `v<version>`, then `v<version>.postN` when a
     development install changes the template without a version bump.
     """
+    with _cache_lock(cache_dir()):
+        return _snapshot()
+
+
+def _snapshot() -> tuple[str, str]:
     src = template_root()
     repo = cache_dir() / "template"
     repo.mkdir(parents=True, exist_ok=True)
@@ -211,8 +244,65 @@ def default_name(dest: Path, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _copier_message(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    stderr = str(getattr(error, "stderr", "") or "").strip().splitlines()
+    if stderr:  # a git command failed (plumbum's ProcessExecutionError): git's own words
+        return stderr[-1].strip()
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _copier_failures() -> tuple[type[BaseException], ...]:
+    """What Copier raises for a bad answer, a bad template, an unreachable source or a disk."""
+    from copier.errors import CopierError
+    from plumbum import ProcessExecutionError
+
+    return (ValueError, CopierError, OSError, ProcessExecutionError)
+
+
+def is_local(source: str) -> bool:
+    return not re.match(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)", source)
+
+
+def check_template(source: str) -> None:
+    """A local --template must be a folder with copier.yml (remote ones Copier checks itself)."""
+    if not is_local(source):
+        return
+    path = Path(source).expanduser()
+    if not any((path / name).is_file() for name in ("copier.yml", "copier.yaml")):
+        what = "does not exist" if not path.exists() else "has no copier.yml"
+        raise TemplateError(
+            f"template {source} {what}",
+            hint="pass a clone of ml-devenv (the folder with copier.yml) or its git URL",
+        )
+
+
+def installed_from() -> tuple[str, str] | None:
+    """The git URL and commit this CLI was installed from (pip's PEP 610 record), if any:
+    the template ships in the same repository, so a teammate can reach it there."""
+    import json
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        raw = distribution("ml-devenv").read_text("direct_url.json")
+        record = json.loads(raw) if raw else {}
+    except (PackageNotFoundError, ValueError):
+        return None
+    vcs = record.get("vcs_info") or {}
+    if vcs.get("vcs") == "git" and record.get("url") and vcs.get("commit_id"):
+        return str(record["url"]), str(vcs["commit_id"])
+    return None
+
+
+def record_source(dest: Path, source: str, commit: str) -> None:
+    """Point the answers file at a template source teammates can reach."""
+    path = dest / ANSWERS_FILE
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^_src_path: .*$", f"_src_path: {source}", text)
+    text = re.sub(r"(?m)^_commit: .*$", f"_commit: {commit}", text)
+    path.write_text(text, encoding="utf-8")
 
 
 def new_project(
@@ -226,7 +316,6 @@ def new_project(
 ) -> NewResult:
     """Render the template into `dest`; on any failure, leave nothing half-written behind."""
     import copier  # heavy import, only for the commands that need it
-    from copier.errors import CopierError
 
     dest = dest.expanduser().resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -235,6 +324,15 @@ def new_project(
             f"{dest} already exists and {what}",
             hint="pick a new folder, or run `devenv update` inside an existing project",
         )
+    blocker = next((p for p in dest.parents if p.exists()), None)
+    if blocker is not None and not (blocker.is_dir() and os.access(blocker, os.W_OK | os.X_OK)):
+        raise UsageError(
+            f"cannot create {dest}: {blocker} is "
+            + ("not a folder" if not blocker.is_dir() else "not writable"),
+            hint="pick a folder you can write to",
+        )
+    if template is not None:
+        check_template(template)
     src: str
     ref: str | None
     if template is None and shutil.which("git"):
@@ -255,7 +353,7 @@ def new_project(
             unsafe=False,
             cleanup_on_error=True,
         )
-    except (ValueError, CopierError, KeyboardInterrupt) as error:
+    except (*_copier_failures(), KeyboardInterrupt) as error:  # type: ignore[misc]
         if dest.exists() and not existed:
             shutil.rmtree(dest, ignore_errors=True)
         elif existed:
@@ -263,9 +361,16 @@ def new_project(
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         if isinstance(error, KeyboardInterrupt):
             raise
+        git_or_disk = isinstance(error, OSError) or getattr(error, "stderr", None)
+        fix = "check --template and the destination" if git_or_disk else "fix the answer"
         raise TemplateError(
-            _copier_message(error), hint="nothing was written; fix the answer and run again"
+            _copier_message(error), hint=f"nothing was written; {fix} and run again"
         ) from None
+    envfile.tighten(dest / ".env")
+    origin = installed_from() if template is None and vcs_ref is None else None
+    if origin is not None and src != str(template_root()):
+        record_source(dest, *origin)
+        src, ref = origin
     initialised = False
     if git_init and shutil.which("git") and not _inside_git_repo(dest):
         _git(dest, "init", "-q")
@@ -284,6 +389,10 @@ class UpdateResult:
     old_ref: str | None
     new_ref: str | None
     changed: list[str]
+    # Files you had edited that the new template no longer ships: restored, never deleted.
+    kept: list[str] = field(default_factory=list)
+    env: envfile.EnvSync = field(default_factory=envfile.EnvSync)
+    env_follow: envfile.EnvFollow = field(default_factory=envfile.EnvFollow)
 
 
 def _changed_files(root: Path) -> list[str]:
@@ -291,8 +400,16 @@ def _changed_files(root: Path) -> list[str]:
     return sorted(line[3:].strip() for line in out.splitlines() if line.strip())
 
 
+def _deleted_files(root: Path) -> list[str]:
+    out = _git(root, "status", "--porcelain").stdout
+    return sorted(line[3:].strip() for line in out.splitlines() if line[:2].strip() == "D")
+
+
 def conflicted_files(root: Path, candidates: Iterable[str]) -> list[str]:
-    """Files holding conflict markers, and .rej leftovers."""
+    """Files holding conflict markers, .rej leftovers, and notebooks that are no longer JSON
+    (a conflicted notebook is invalid JSON: Jupyter refuses to open it)."""
+    import json
+
     found = []
     for name in candidates:
         path = root / name
@@ -305,7 +422,70 @@ def conflicted_files(root: Path, candidates: Iterable[str]) -> list[str]:
                 continue
             if any(line.startswith(CONFLICT_MARKER) for line in text.splitlines()):
                 found.append(name)
+            elif name.endswith(".ipynb"):
+                try:
+                    json.loads(text)
+                except ValueError:
+                    found.append(name)
     return found
+
+
+def _is_cache(source: str) -> bool:
+    try:
+        return Path(source).expanduser().resolve() == (cache_dir() / "template").resolve()
+    except OSError:
+        return False
+
+
+def update_source(
+    answers: dict[str, object], template: str | None, vcs_ref: str | None
+) -> tuple[str, str | None]:
+    """Where the new template comes from: --template, else the answers file's `_src_path`
+    (a git URL or clone for a teammate or a `copier copy` project), else this CLI's bundle."""
+    old_ref = str(answers.get("_commit") or "")
+    if template is not None:
+        check_template(template)
+        return template, vcs_ref
+    source = str(answers.get("_src_path") or "")
+    if source and not _is_cache(source):
+        check_template(source)
+        return source, vcs_ref  # Copier takes the newest release tag when no ref is given
+    cache, bundled_ref = template_snapshot()
+    repo = Path(cache).expanduser()
+    if _git(repo, "rev-parse", "--verify", "-q", f"{old_ref}^{{commit}}", check=False).returncode:
+        raise TemplateError(
+            f"template version {old_ref} is not in this machine's cache ({repo}): the project "
+            "was made on another machine from a CLI installed without its git URL",
+            hint="pass --template <git URL of ml-devenv> (the CLI's own repository)",
+        )
+    return cache, vcs_ref or bundled_ref
+
+
+def _restore_edited_removals(
+    root: Path, source: str, old_ref: str, data: dict[str, Any]
+) -> list[str]:
+    """Copier deletes every file the new template dropped, edited or not. Put back the ones
+    whose content differs from what the old template rendered: they hold your work."""
+    deleted = _deleted_files(root)
+    if not deleted:
+        return []
+    import tempfile
+
+    import copier
+
+    with tempfile.TemporaryDirectory(prefix="devenv-old-") as tmp:
+        old = Path(tmp) / "render"
+        copier.run_copy(
+            source, old, data=data, vcs_ref=old_ref, defaults=True, quiet=True, unsafe=False
+        )
+        kept = []
+        for name in deleted:
+            committed = _git(root, "show", f"HEAD:{name}").stdout
+            rendered = old / name
+            if not rendered.is_file() or rendered.read_text(encoding="utf-8") != committed:
+                _git(root, "checkout", "HEAD", "--", name)
+                kept.append(name)
+    return kept
 
 
 def update_project(
@@ -317,8 +497,6 @@ def update_project(
 ) -> UpdateResult:
     """Copier update with guard rails: clean tree first, conflicts reported, nothing lost."""
     import warnings
-
-    from copier.errors import CopierError
 
     # run_update() cannot take a new template source (--template); Worker can. Copier marks it
     # internal, so its deprecation warning is expected here.
@@ -344,21 +522,13 @@ def update_project(
             "this project records no template version, so an update cannot merge safely",
             hint="it was made without git; pass --template <git URL of ml-devenv> --vcs-ref <tag>",
         )
-    if template is None:
-        template, bundled_ref = template_snapshot()
-        vcs_ref = vcs_ref or bundled_ref
-        repo = Path(template).expanduser()
-        if _git(
-            repo, "rev-parse", "--verify", "-q", f"{old_ref}^{{commit}}", check=False
-        ).returncode:
-            raise TemplateError(
-                f"template version {old_ref} is not in this machine's cache ({repo})",
-                hint="pass --template <git URL of ml-devenv>, or run once with the CLI version "
-                "that created the project",
-            )
+    source, vcs_ref = update_source(answers, template, vcs_ref)
+    example = root / ".env.example"
+    example_before = example.read_text(encoding="utf-8") if example.is_file() else ""
+    env_missing = not (root / ".env").is_file()
     try:
         with Worker(
-            src_path=template,
+            src_path=source,
             dst_path=root,
             data=data,
             vcs_ref=vcs_ref,
@@ -370,9 +540,14 @@ def update_project(
             unsafe=False,
         ) as worker:
             worker.run_update()
-    except (ValueError, CopierError) as error:
+        old_answers = {k: v for k, v in answers.items() if not str(k).startswith("_")}
+        kept = _restore_edited_removals(root, source, str(old_ref), old_answers)
+    except _copier_failures() as error:
+        if env_missing:
+            (root / ".env").unlink(missing_ok=True)
         raise TemplateError(
-            _copier_message(error), hint="the project was left as it was (git status shows it)"
+            f"{_copier_message(error)} (template {source})",
+            hint="the project was left as it was (git status shows it); check --template",
         ) from None
     changed = _changed_files(root)
     new_ref = project.answers().get("_commit")
@@ -382,4 +557,16 @@ def update_project(
             hint="your edits are kept beside the template's between <<<<<<< and >>>>>>> markers: "
             "resolve them, then git add -A && git commit",
         )
-    return UpdateResult(root, str(old_ref), str(new_ref) if new_ref else None, changed)
+    # .env is git-ignored and Copier never touches it: bring it in step with .env.example.
+    example_after = example.read_text(encoding="utf-8") if example.is_file() else ""
+    followed = envfile.follow(root / ".env", example_before, example_after)
+    if env_missing:
+        # Copier re-renders a missing .env with new secrets. It stays missing: `devenv up`
+        # decides, knowing whether volumes made with the old secrets exist.
+        (root / ".env").unlink(missing_ok=True)
+        synced = envfile.EnvSync()
+    else:
+        synced = envfile.ensure(root, data_exists=True)
+    return UpdateResult(
+        root, str(old_ref), str(new_ref) if new_ref else None, changed, kept, synced, followed
+    )

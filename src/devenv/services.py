@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from devenv.errors import DevenvError
+from devenv.errors import DevenvError, EngineUnavailableError
 from devenv.project import Project
 
 LABEL = "devenv."
@@ -54,6 +55,8 @@ def config(project: Project) -> dict[str, Any]:
         result: dict[str, Any] = project.docker().compose.config(return_json=True)
     except DockerException as error:
         detail = (error.stderr or str(error)).strip().splitlines()
+        if "docker endpoint" in " ".join(detail):
+            raise bad_docker_host() from None
         raise DevenvError(
             f"docker compose could not read {project.root / 'compose.yaml'}: "
             f"{detail[-1] if detail else 'unknown error'}",
@@ -64,6 +67,14 @@ def config(project: Project) -> dict[str, Any]:
             "the docker CLI is not installed", hint="install Docker Engine or Docker Desktop"
         ) from None
     return result
+
+
+def bad_docker_host() -> EngineUnavailableError:
+    value = os.environ.get("DOCKER_HOST", "")
+    return EngineUnavailableError(
+        f"DOCKER_HOST={value} is not an engine address docker understands",
+        hint="unset DOCKER_HOST, or set it like unix:///var/run/docker.sock or tcp://HOST:2375",
+    )
 
 
 def load(project: Project) -> list[Service]:

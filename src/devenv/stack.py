@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from devenv import health, preflight, services
+from devenv import envfile, health, preflight, services
 from devenv.envfile import read_env
 from devenv.errors import (
     BuildFailedError,
@@ -54,6 +54,8 @@ def _engine_answers() -> bool:
     try:
         DockerClient().system.info()
     except DockerException as error:
+        if "docker endpoint" in f"{error.stderr or ''}":
+            raise services.bad_docker_host() from None
         return not _engine_down(f"{error.stderr or ''} {error}")
     except FileNotFoundError:
         raise ToolMissingError(
@@ -83,6 +85,8 @@ def engine_errors() -> Iterator[None]:
     try:
         yield
     except DockerException as error:
+        if "docker endpoint" in f"{error.stderr or ''}":
+            raise services.bad_docker_host() from None
         # Some calls stream stderr to the terminal, so the text is not always in the error:
         # when it is not, ask the engine directly.
         if _engine_down(f"{error.stderr or ''}") or not _engine_answers():
@@ -236,6 +240,27 @@ def with_engine(call: Callable[[], T]) -> T:
         return call()
 
 
+# ---------------------------------------------------------------- .env
+
+
+def project_volumes(project: Project, docker: Any) -> list[str]:
+    """Volumes compose made for this project, by the name .env.example gives it (what the
+    lost .env would have said); the folder's name is compose's fallback."""
+    example = read_env(project.root / ".env.example")
+    name = example.get("COMPOSE_PROJECT_NAME") or project.root.name
+    with engine_errors():
+        found = docker.volume.list(filters=[("label", f"com.docker.compose.project={name}")])
+    return [str(v.name) for v in found]
+
+
+def prepare_env(project: Project, docker: Any) -> envfile.EnvSync:
+    """A teammate's fresh clone has no .env: create it (fresh secrets), or add the keys a
+    template update brought. Refuses when the project's volumes exist without their .env."""
+    missing = not (project.root / ".env").is_file()
+    data_exists = bool(project_volumes(project, docker)) if missing else True
+    return envfile.ensure(project.root, data_exists=data_exists)
+
+
 # ---------------------------------------------------------------- up
 
 
@@ -302,6 +327,7 @@ class UpResult:
     seconds: float
     gpu: bool
     gpu_reason: str
+    env: envfile.EnvSync
 
 
 def _failed(name: str, state: ContainerState | None, long_running: set[str]) -> bool:
@@ -398,6 +424,7 @@ def up(
         version_text = None
     preflight.check_compose_version(version_text)
     preflight.check_conflicts(project)
+    env_sync = prepare_env(project, docker)
     config = services.config(project)
     check_names(services.from_config(config), names)
     engine = engine_facts(info)
@@ -433,7 +460,9 @@ def up(
                     on_progress(progress)
     except DockerException as error:
         raise _failure(project, config, targets, client, progress, error) from None
-    return UpResult(status(project, names), time.monotonic() - started, use_gpu, gpu_reason)
+    return UpResult(
+        status(project, names), time.monotonic() - started, use_gpu, gpu_reason, env_sync
+    )
 
 
 # ---------------------------------------------------------------- reset

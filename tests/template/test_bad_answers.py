@@ -30,7 +30,48 @@ BAD_OTHER = [
     ("python_version", "2.7"), ("python_version", "3.9"), ("include_serving", "maybe"),
     ("not_a_question", "x"),
 ]
-CASES = [("project_name", name) for name in BAD_NAMES] + BAD_OTHER
+# Names a project's package must not take: it would shadow what the stack imports.
+SHADOWING = [
+    "json", "typing", "logging", "email", "http", "os", "re", "test", "numpy", "pandas",
+    "sklearn", "scipy", "requests", "fastapi", "pydantic", "boto3", "tornado", "torch", "yaml",
+]
+# Property-style: every free-text and number question, with a trailing newline and over-long.
+TRAILING_NEWLINE = [
+    ("project_name", "My Project\n"), ("project_slug", "abc\n"), ("package_name", "pkg\n"),
+    ("postgres_port", "5432\n"), ("mlflow_port", " 5050"), ("include_jupyter", "true\n"),
+    ("object_store", "seaweedfs\n"), ("gpu", "none\n"),
+    ("python_version", "3.12\n"),
+]
+TOO_LONG = [("project_name", "a" * 51), ("project_slug", "a" * 41), ("package_name", "a" * 41),
+            ("serving_port", "9" * 30)]
+CASES = (
+    [("project_name", name) for name in BAD_NAMES]
+    + BAD_OTHER
+    + [("package_name", name) for name in SHADOWING]
+    + TRAILING_NEWLINE
+    + TOO_LONG
+)
+
+
+def test_every_question_has_a_trailing_newline_case() -> None:
+    from devenv.scaffold import questions
+
+    text_questions = {k for k, q in questions().items() if q.get("type", "str") == "str"}
+    covered = {key for key, value in TRAILING_NEWLINE if value.endswith("\n")}
+    assert text_questions <= covered, text_questions - covered
+
+
+def test_the_validator_lists_every_standard_library_module() -> None:
+    """The template cannot import Python, so copier.yml spells the list out: keep it whole."""
+    import re
+    import sys
+
+    from devenv.scaffold import questions
+
+    validator = questions()["package_name"]["validator"]
+    listed = set(re.findall(r"'([a-z][a-z0-9_]*)'", validator))
+    modules = {n for n in sys.stdlib_module_names if re.fullmatch(r"[a-z][a-z0-9_]*", n)}
+    assert modules <= listed, sorted(modules - listed)
 
 
 def test_enough_cases() -> None:

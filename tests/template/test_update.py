@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from devenv import scaffold
+from devenv.envfile import read_env
 from devenv.scaffold import template_root
 from tests.helpers import run_cli
 
@@ -20,8 +22,7 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout
 
 
-@pytest.fixture
-def template_repo(tmp_path: Path) -> Path:
+def plain_git_template(tmp_path: Path) -> Path:
     """A git copy of the template tagged v1."""
     repo = tmp_path / "template-repo"
     repo.mkdir()
@@ -32,6 +33,11 @@ def template_repo(tmp_path: Path) -> Path:
     git(repo, "commit", "-qm", "v1")
     git(repo, "tag", "v1")
     return repo
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    return plain_git_template(tmp_path)
 
 
 def release_v2(repo: Path, old: str, new: str, file: str = "template/README.md.jinja") -> None:
@@ -138,3 +144,148 @@ def test_the_wheel_carries_the_template(tmp_path: Path) -> None:
               for p in [repo / "copier.yml", *(repo / "template").rglob("*")]
               if p.is_file() and "__pycache__" not in p.parts}
     assert source <= names, source - names
+
+
+# ---------------------------------------------------------------- nothing lost, for real
+
+
+def compose_config_ok(project: Path) -> None:
+    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_update_keeps_an_edited_file_the_template_removed(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    edited, untouched = project / "scripts" / "onboard.sh", project / "notebooks" / "README.md"
+    assert untouched.is_file()
+    edited.write_text(edited.read_text() + "\n# our own step\necho team-setup\n")
+    git(project, "commit", "-qam", "our onboarding step")
+
+    git(template_repo, "rm", "-q", "template/scripts/onboard.sh", "template/notebooks/README.md")
+    git(template_repo, "commit", "-qm", "v2 drops two files")
+    git(template_repo, "tag", "v2")
+    result = run_cli(capsys, "update", "--json", cwd=project)  # the answers' _src_path, newest tag
+    assert result.code == 0, result.err
+    assert "our own step" in edited.read_text(), "an edited file is never deleted"
+    assert not untouched.exists(), "an untouched file the template dropped goes"
+    assert json.loads(result.out)["kept"] == ["scripts/onboard.sh"]
+
+
+def test_update_adds_new_env_keys_and_never_touches_values(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    before = read_env(project / ".env")
+    release_v2(template_repo, "MLFLOW_BUCKET=mlflow",
+               "MLFLOW_BUCKET=mlflow\nNEW_SETTING=on\nNEW_API_TOKEN={{ secret() }}",
+               file="template/.env.example.jinja")
+    result = run_cli(capsys, "update", cwd=project)
+    assert result.code == 0, result.err
+    after = read_env(project / ".env")
+    assert {k: after[k] for k in before} == before, "every existing value kept"
+    assert after["NEW_SETTING"] == "on"
+    assert len(after["NEW_API_TOKEN"]) == 40 and after["NEW_API_TOKEN"] != "change-me"
+    assert "NEW_API_TOKEN" in result.err
+    assert (project / ".env").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("first", "change", "expect"),
+    [
+        ({}, "object_store=minio", {"OBJECT_STORE_IMAGE": "minio/minio:"}),
+        ({"include_jupyter": False}, "include_jupyter=true", {"JUPYTER_PORT": "8888"}),
+    ],
+)
+def test_update_with_a_changed_answer_keeps_env_in_step(  # type: ignore[no-untyped-def]
+    capsys, tmp_path: Path, first: dict[str, object], change: str, expect: dict[str, str]
+) -> None:
+    src = plain_git_template(tmp_path)
+    args = [f"-d{k}={str(v).lower()}" for k, v in first.items()]
+    project = tmp_path / "p"
+    assert run_cli(capsys, "new", str(project), "--defaults", "--template", str(src),
+                   "--vcs-ref", "v1", *args).code == 0
+    secrets_before = {k: v for k, v in read_env(project / ".env").items() if "PASSWORD" in k}
+    result = run_cli(capsys, "update", "-d", change, cwd=project)
+    assert result.code == 0, result.err
+    env = read_env(project / ".env")
+    for key, prefix in expect.items():
+        assert env[key].startswith(prefix), (key, env.get(key))
+    assert {k: env[k] for k in secrets_before} == secrets_before
+    compose_config_ok(project)
+
+
+def test_update_never_recreates_a_missing_env(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    (project / ".env").unlink()
+    release_v2(template_repo, "## Daily use", "## Daily use (v2)")
+    assert run_cli(capsys, "update", cwd=project).code == 0
+    assert not (project / ".env").exists(), "new secrets would lock the stack out of its volumes"
+
+
+def test_a_conflicted_notebook_is_reported(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    notebook = project / "notebooks" / "quickstart.ipynb"
+    notebook.write_text(notebook.read_text().replace("print(mlflow.get_tracking_uri())",
+                                                     "print('ours', mlflow.get_tracking_uri())"))
+    git(project, "commit", "-qam", "our notebook")
+    release_v2(template_repo, "print(mlflow.get_tracking_uri())",
+               "print('v2', mlflow.get_tracking_uri())",
+               file="template/notebooks/{% if include_jupyter %}quickstart.ipynb{% endif %}.jinja")
+    result = run_cli(capsys, "update", cwd=project)
+    assert result.code == 6, result.err
+    assert "notebooks/quickstart.ipynb" in result.err
+    # ...and `devenv up`'s own scan finds it too, until it is resolved.
+    from devenv.preflight import check_conflicts
+    from devenv.project import Project
+
+    with pytest.raises(Exception, match="quickstart.ipynb"):
+        check_conflicts(Project(project))
+
+
+def test_copier_copy_project_updates_from_its_recorded_source(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A project made with plain `copier copy` (or by a teammate) names its template's git
+    source in the answers file: `devenv update` uses it, with no --template."""
+    import copier
+
+    project = tmp_path / "p"
+    copier.run_copy(str(template_repo), project, defaults=True, vcs_ref="v1", quiet=True)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "from copier copy")
+    release_v2(template_repo, "## Daily use", "## Daily use (v2)")
+    result = run_cli(capsys, "update", "--json", cwd=project)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["to"] == "v2"
+    assert "## Daily use (v2)" in (project / "README.md").read_text()
+
+
+def test_new_records_the_git_url_the_cli_was_installed_from(capsys, template_repo: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """pipx install git+URL@tag: the project's answers point at that URL, so a teammate's
+    `devenv update` reaches the template without the creator's cache."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    shutil.copy2(template_repo / "copier.yml", bundle)
+    shutil.copytree(template_repo / "template", bundle / "template")
+    monkeypatch.setattr(scaffold, "template_root", lambda: bundle)
+    commit = git(template_repo, "rev-parse", "v1").strip()
+    monkeypatch.setattr(scaffold, "installed_from", lambda: (str(template_repo), commit))
+    monkeypatch.setenv("DEVENV_CACHE_DIR", str(tmp_path / "creator-cache"))
+
+    project = tmp_path / "p"
+    assert run_cli(capsys, "new", str(project), "--defaults").code == 0
+    answers = (project / ".copier-answers.yml").read_text()
+    assert f"_src_path: {template_repo}" in answers and f"_commit: {commit}" in answers
+
+    release_v2(template_repo, "## Daily use", "## Daily use (v2)")
+    monkeypatch.setenv("DEVENV_CACHE_DIR", str(tmp_path / "teammate-cache"))  # another machine
+    result = run_cli(capsys, "update", cwd=project)
+    assert result.code == 0, result.err
+    assert "## Daily use (v2)" in (project / "README.md").read_text()
+
+
+def test_update_with_an_unreachable_source_is_one_line(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    shutil.rmtree(template_repo)
+    result = run_cli(capsys, "update", cwd=project)
+    assert result.code == 3, result.err
+    assert result.err.startswith("error: template ") and "hint:" in result.err
+    assert "Traceback" not in result.err

@@ -75,7 +75,48 @@ def test_missing_env_key_and_placeholders(project: Project) -> None:
     assert check.status == "fail"
     assert "missing JUPYTER_TOKEN" in check.detail and "MLFLOW_BUCKET" in check.detail
     env.unlink()
+    fresh_clone = by_name(doctor.check_project_files(project))[".env"]
+    assert fresh_clone.status == "warn" and "devenv up" in (fresh_clone.fix or "")
+    (project.root / ".env.example").unlink()
     assert by_name(doctor.check_project_files(project))[".env"].status == "fail"
+
+
+def test_only_missing_keys_is_a_warning_and_loose_permissions_are_flagged(project: Project) -> None:
+    env = project.root / ".env"
+    kept = [line for line in env.read_text().splitlines() if "JUPYTER_TOKEN" not in line]
+    env.write_text("\n".join(kept))
+    env.chmod(0o644)
+    checks = by_name(doctor.check_project_files(project))
+    assert checks[".env"].status == "warn" and "JUPYTER_TOKEN" in checks[".env"].detail
+    loose = checks[".env permissions"]
+    assert loose.status == "warn" and "644" in loose.detail
+    env.chmod(0o600)
+    assert ".env permissions" not in by_name(doctor.check_project_files(project))
+
+
+def test_report_redacts_what_compose_resolves(
+    project: Project, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Quoted values, inline comments and shell overrides all reach compose's config."""
+    env = project.root / ".env"
+    text = env.read_text()
+    text = text.replace("POSTGRES_PASSWORD=", 'POSTGRES_PASSWORD="quotedSecretValue123"\n#', 1)
+    text = text.replace("MLFLOW_DB_PASSWORD=", "MLFLOW_DB_PASSWORD=commentedSecret456 # ours\n#", 1)
+    env.write_text(text)
+    monkeypatch.setenv("S3_SECRET_KEY", "fromTheShellEnvironment789")
+    path = doctor.report(project, [], tmp_path / "r.json")
+    report = path.read_text()
+    assert "compose_config" in json.loads(report), report[:500]
+    for secret in ("quotedSecretValue123", "commentedSecret456", "fromTheShellEnvironment789"):
+        assert secret not in report, secret
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_report_to_a_bad_path_is_one_line(project: Project, tmp_path: Path) -> None:
+    from devenv.errors import DevenvError
+
+    with pytest.raises(DevenvError, match="cannot write the report"):
+        doctor.report(project, [], tmp_path / "no" / "such" / "dir" / "r.json")
 
 
 def test_conflict_markers(project: Project) -> None:
