@@ -19,6 +19,11 @@ def client_settings(project: Project, *, show_secrets: bool) -> dict[str, str]:
     user, password = env.get("MLFLOW_DB_USER", "mlflow"), env.get("MLFLOW_DB_PASSWORD", "")
     settings = {
         "MLFLOW_TRACKING_URI": f"http://localhost:{port('MLFLOW_PORT', '5050')}",
+        # The server advertises multipart transfers through presigned URLs that name the
+        # object store by its in-network host (objectstore:8333): unreachable from the host,
+        # where the client would retry for minutes. Proxied transfers through MLflow work.
+        "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
+        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false",
         "AWS_ENDPOINT_URL": f"http://localhost:{port('S3_PORT', '8333')}",
         "MLFLOW_S3_ENDPOINT_URL": f"http://localhost:{port('S3_PORT', '8333')}",
         "AWS_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY", ""),

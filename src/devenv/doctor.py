@@ -314,7 +314,9 @@ def run(project: Project | None, env: dict[str, str] | None = None) -> list[Chec
     checks += [check_proxy(env), check_ca(project_env, env), check_git()]
     if project is not None:
         checks += check_project_files(project)
-        if raw_info is not None:
+        # Without .env (a fresh clone) compose cannot resolve the file yet; `devenv up` makes
+        # .env first and checks the ports itself.
+        if raw_info is not None and (project.root / ".env").is_file():
             from devenv.stack import host_ports
 
             try:

@@ -8,7 +8,11 @@ deletes the data -> a busy port stops `up` before anything starts -> a dead engi
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
@@ -73,6 +77,34 @@ def test_smoke_proves_the_golden_path(capsys, project_dir: Stack) -> None:  # ty
     ]
     bad = httpx.post(f"{serving}/predict", json={"inputs": [{"sepal_length": "x"}]})
     assert 400 <= bad.status_code < 500 and "missing" in bad.json()["detail"]
+
+
+def test_host_mlflow_client_loads_the_served_model(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    """The official MLflow client on the host, set up by `devenv env`, fetches the champion's
+    files and loads it: no presigned URL naming a host it cannot resolve, no minutes of retries."""
+    settings = run_cli(capsys, "env", "--format", "json", cwd=project_dir.root)
+    assert settings.code == 0, settings.err
+    model = project_dir.env["MODEL_NAME"]
+    script = (
+        "import sys, time, mlflow\n"
+        "t = time.monotonic()\n"
+        "uri = f'models:/{sys.argv[1]}@champion'\n"
+        "path = mlflow.artifacts.download_artifacts(artifact_uri=uri)\n"
+        "model = mlflow.pyfunc.load_model(uri)\n"
+        "print(path, type(model).__name__, round(time.monotonic() - t, 1))\n"
+    )
+    env = {**os.environ, **json.loads(settings.out)}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", script, model],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    print(f"host download + load: {time.monotonic() - started:.1f}s", result.stdout.strip())
+    assert "PyFuncModel" in result.stdout
 
 
 def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]

@@ -174,3 +174,19 @@ def test_runtime_images_carry_no_build_tools(stack: Stack) -> None:
     found = {s: stack.exec(s, "sh", "-c", probe).split() for s in ("mlflow", "serving", "jupyter")}
     assert found["mlflow"] == [] and found["serving"] == [], found
     assert [t for t in found["jupyter"] if "pip" not in t] == [], found
+
+
+def test_no_secret_in_any_process_command_line(stack: Stack) -> None:
+    """`ps` shows command lines to every user of the host: secrets travel in the environment."""
+    secret = ("PASSWORD", "KEY", "TOKEN")
+    secrets = [v for k, v in stack.env.items() if v and any(w in k for w in secret)]
+    assert len(secrets) >= 4
+    for container in stack.docker.compose.ps():
+        top = subprocess.run(
+            ["docker", "top", container.id, "-eo", "args"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        leaked = [s for s in secrets if s in top]
+        assert not leaked, f"{container.name} shows a secret in its command line"
