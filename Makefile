@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 PYTEST_FLAGS ?= $(if $(CI),--require-docker,)
 KIT_OVERRIDES := tests/e2e/images/overrides.env
 
-.PHONY: help install lint test unit template e2e e2e-images bench-cli bench-serving bench-images demo demo-down clean
+.PHONY: help engine install lint test unit template e2e e2e-images bench-cli bench-serving bench-images demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,7 +46,12 @@ bench-serving: install ## serving latency and throughput against `mlflow models 
 bench-images: install ## image sizes, cold builds and code-edit rebuilds against naive Dockerfiles
 	$(BIN)/python tests/benchmarks/bench_images.py
 
-demo: install ## scaffold a demo project, bring it up, prove it works, print URLs (OFFLINE=1: no registry)
+engine: ## is a Docker engine answering? (make demo checks this first, in seconds)
+	@command -v docker >/dev/null 2>&1 || { echo "make demo: docker is not installed; install Docker Engine or Docker Desktop" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make demo: the Docker engine is not answering; start Docker (Docker Desktop, or: sudo systemctl start docker), check DOCKER_HOST, then run make demo again" >&2; exit 1; }
+	@$(if $(OFFLINE),command -v debootstrap >/dev/null 2>&1 || { echo "make demo OFFLINE=1: debootstrap is missing; it builds the base images (as root: apt-get install debootstrap)" >&2; exit 1; },true)
+
+demo: engine install ## scaffold a demo project, bring it up, prove it works, print URLs (OFFLINE=1: no registry)
 	@$(if $(OFFLINE),$(BIN)/python tests/e2e/images/kit.py,true)
 	@test -d $(DEMO_DIR) || $(BIN)/devenv new $(DEMO_DIR) --defaults --no-git $(if $(OFFLINE),--data gpu=none,)
 	@$(if $(OFFLINE),grep -q devenv-kit $(DEMO_DIR)/.env || cat $(KIT_OVERRIDES) >> $(DEMO_DIR)/.env,true)
