@@ -169,6 +169,7 @@ def update(
                 "env_added": result.env.added,
                 "env_updated": result.env_follow.updated,
                 "env_kept": result.env_follow.kept,
+                "answers_changed": {k: list(v) for k, v in result.answers.items()},
             }
         )
         return
@@ -180,6 +181,13 @@ def update(
         console.info(f".env: now follows the template for {', '.join(result.env_follow.updated)}")
     for key in result.env_follow.kept:
         console.warn(f".env: kept your own {key}; the template changed its default: check it")
+    if result.store_changed:
+        before, after = result.answers["object_store"]
+        console.warn(
+            f"object store {before} -> {after}: artifacts stay in the old store's files on the "
+            f"objectstore-data volume, which {after} cannot read; start it empty with: "
+            "devenv reset objectstore (deletes them), or move them first (docs/object-stores.md)"
+        )
     if not result.changed:
         console.success(f"already up to date ({result.new_ref})")
         return

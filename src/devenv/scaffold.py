@@ -393,6 +393,13 @@ class UpdateResult:
     kept: list[str] = field(default_factory=list)
     env: envfile.EnvSync = field(default_factory=envfile.EnvSync)
     env_follow: envfile.EnvFollow = field(default_factory=envfile.EnvFollow)
+    # Answers this update changed: name -> (before, after).
+    answers: dict[str, tuple[object, object]] = field(default_factory=dict)
+
+    @property
+    def store_changed(self) -> bool:
+        """A new object store starts on the old one's volume, whose files it cannot read."""
+        return "object_store" in self.answers
 
 
 def _changed_files(root: Path) -> list[str]:
@@ -567,6 +574,19 @@ def update_project(
         synced = envfile.EnvSync()
     else:
         synced = envfile.ensure(root, data_exists=True)
+    after = project.answers()
+    differ = {
+        k: (answers.get(k), after.get(k))
+        for k in sorted(set(answers) | set(after))
+        if not str(k).startswith("_") and answers.get(k) != after.get(k)
+    }
     return UpdateResult(
-        root, str(old_ref), str(new_ref) if new_ref else None, changed, kept, synced, followed
+        root,
+        str(old_ref),
+        str(new_ref) if new_ref else None,
+        changed,
+        kept,
+        synced,
+        followed,
+        differ,
     )

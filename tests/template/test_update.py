@@ -193,6 +193,7 @@ def test_update_adds_new_env_keys_and_never_touches_values(capsys, template_repo
     [
         ({}, "object_store=minio", {"OBJECT_STORE_IMAGE": "minio/minio:"}),
         ({"include_jupyter": False}, "include_jupyter=true", {"JUPYTER_PORT": "8888"}),
+        ({}, "mlflow_port=6001", {"MLFLOW_PORT": "6001"}),
     ],
 )
 def test_update_with_a_changed_answer_keeps_env_in_step(  # type: ignore[no-untyped-def]
@@ -211,6 +212,7 @@ def test_update_with_a_changed_answer_keeps_env_in_step(  # type: ignore[no-unty
         assert env[key].startswith(prefix), (key, env.get(key))
     assert {k: env[k] for k in secrets_before} == secrets_before
     compose_config_ok(project)
+    assert ("object store seaweedfs -> minio" in result.err) == change.startswith("object_store")
 
 
 def test_update_never_recreates_a_missing_env(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
