@@ -144,25 +144,31 @@ def test_gpu_check_on_the_cpu_path(capsys, stack: Stack) -> None:  # type: ignor
     assert strict.code == 16 and "CUDA is not usable in jupyter" in strict.err
 
 
-def test_every_running_service_is_non_root(stack: Stack) -> None:
-    """No process of any long-running service runs as root: every process the engine lists,
-    not just what `exec id -u` sees. (The written-down exceptions, the MinIO and RustFS object
-    stores, are not part of this default SeaweedFS stack; see docs/images.md.)"""
-    seen = set()
+def processes(stack: Stack, columns: str) -> dict[str, list[str]]:
+    """Every process of each long-running service as the engine lists it (`docker top`, the
+    PID column first as it requires), not just what an `exec` inside sees."""
+    found: dict[str, list[str]] = {}
     for container in stack.docker.compose.ps():
         service = container.config.labels["com.docker.compose.service"]
-        if service not in LONG_RUNNING:
-            continue
-        seen.add(service)
-        top = subprocess.run(
-            ["docker", "top", container.id, "-eo", "pid,uid,comm"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()[1:]
+        if service in LONG_RUNNING:  # one-shot init containers have exited
+            top = subprocess.run(
+                ["docker", "top", container.id, "-eo", f"pid,{columns}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            found[service] = top.stdout.splitlines()[1:]
+    assert set(found) == LONG_RUNNING
+    return found
+
+
+def test_every_running_service_is_non_root(stack: Stack) -> None:
+    """No process of any long-running service runs as root. (The written-down exceptions, the
+    MinIO and RustFS object stores, are not part of this default SeaweedFS stack; see
+    docs/images.md.)"""
+    for service, top in processes(stack, "uid,comm").items():
         uids = {int(line.split()[1]) for line in top}
         assert uids and 0 not in uids, f"{service} runs a process as root: {top}"
-    assert seen == LONG_RUNNING
     for service in ("mlflow", "jupyter", "serving", "objectstore"):
         assert stack.exec(service, "id", "-u").strip() == "1000", service
 
@@ -181,18 +187,6 @@ def test_no_secret_in_any_process_command_line(stack: Stack) -> None:
     secret = ("PASSWORD", "KEY", "TOKEN")
     secrets = [v for k, v in stack.env.items() if v and any(w in k for w in secret)]
     assert len(secrets) >= 4
-    seen = set()
-    for container in stack.docker.compose.ps():
-        service = container.config.labels["com.docker.compose.service"]
-        if service not in LONG_RUNNING:  # one-shot init containers have exited
-            continue
-        seen.add(service)
-        top = subprocess.run(
-            ["docker", "top", container.id, "-eo", "pid,args"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        leaked = [s for s in secrets if s in top]
+    for service, top in processes(stack, "args").items():
+        leaked = [s for s in secrets if s in "\n".join(top)]
         assert not leaked, f"{service} shows a secret in its command line"
-    assert seen == LONG_RUNNING
