@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 PYTEST_FLAGS ?= $(if $(CI),--require-docker,)
 KIT_OVERRIDES := tests/e2e/images/overrides.env
 
-.PHONY: help engine install lint test unit template e2e e2e-images bench-cli bench-serving bench-images demo demo-down clean
+.PHONY: help engine install docs lint test unit template e2e e2e-images bench-cli bench-serving bench-images demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 install: $(VENV)/.installed ## make .venv with the CLI and the dev tools
+
+docs: install ## regenerate docs/cli.md's command and exit-code tables from the CLI
+	$(BIN)/python -m devenv.reference docs/cli.md
 
 lint: install ## ruff, formatting and mypy
 	$(BIN)/ruff check src tests

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from devenv import __version__, client_env, console, scaffold, services, stack
 from devenv.envfile import read_env
@@ -23,17 +24,43 @@ from devenv.errors import (
     StackUnhealthyError,
     ToolMissingError,
     UsageError,
+    exit_codes,
 )
 from devenv.project import GPU_OVERLAY, find_project
+
+# Every command's help ends with the exit codes: scripts branch on them (docs/cli.md).
+EXIT_CODES = "Exit codes: " + ", ".join(f"{code} {label}" for code, label in exit_codes()) + "."
+
+
+def _plain_help(params: list[Any]) -> list[Any]:
+    """Help without Python types: a flag takes no value and an argument names its own."""
+    for param in params:
+        if getattr(param, "is_flag", False) or param.param_type_name == "argument":
+            param.display_type_rich = lambda ctx: None
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_help(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_help(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="devenv",
     help=(
         "A local ML platform in minutes: JupyterLab, MLflow, Postgres, S3 and model serving on "
-        "Docker Compose.\n\nStart with: devenv new my-project"
+        "Docker Compose.\n\nStart with: devenv new my-project, then devenv up. A teammate's "
+        "clone: scripts/onboard.sh (or devenv onboard)."
     ),
+    epilog=EXIT_CODES,
+    cls=_Group,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,  # .env holds secrets: never print locals
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -60,7 +87,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+            "--version",
+            "-V",
+            callback=_version,
+            is_eager=True,
+            help="Print the version.",
         ),
     ] = False,
 ) -> None:
@@ -78,28 +109,36 @@ DataOption = Annotated[
 ]
 TemplateOption = Annotated[
     str | None,
-    typer.Option(help="Template source (git URL or path) instead of the bundled one."),
+    typer.Option(
+        metavar="SRC",
+        help="Template source (git URL or path) instead of the one the project records.",
+    ),
 ]
 RefOption = Annotated[
-    str | None, typer.Option("--vcs-ref", help="Template git tag or commit to use.")
+    str | None,
+    typer.Option("--vcs-ref", metavar="REF", help="Template git tag or commit to use."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def new(
-    dest: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path(
-        "my-ml-project"
-    ),
+    dest: Annotated[
+        Path, typer.Argument(metavar="DEST", help="Folder to create the project in.")
+    ] = Path("my-ml-project"),
     *,
     data: DataOption = None,
     defaults: Annotated[
-        bool, typer.Option("--defaults", help="Use the default for every unanswered question.")
+        bool,
+        typer.Option("--defaults", help="Use the default for every unanswered question."),
     ] = False,
     template: TemplateOption = None,
     vcs_ref: RefOption = None,
     git: Annotated[
-        bool, typer.Option(help="Make the project a git repository (needed by devenv update).")
+        bool,
+        typer.Option(
+            metavar="", help="Make the project a git repository (needed by devenv update)."
+        ),
     ] = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -141,7 +180,7 @@ def new(
     console.out.print(str(result.dest))
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def update(
     *,
     data: DataOption = None,
@@ -149,7 +188,15 @@ def update(
     vcs_ref: RefOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Update this project to the current template, keeping your edits.
+    """Update this project from its template, keeping your edits, secrets and settings.
+
+    Examples:
+
+      devenv update
+
+      devenv update -d object_store=seaweedfs --json
+
+      devenv update --template https://github.com/ml-devenv/ml-devenv.git --vcs-ref v0.2.0
 
     Needs a clean git tree. Conflicts are left inline between <<<<<<< and >>>>>>> markers and
     the command exits non-zero; .env and its secrets are never touched.
@@ -196,9 +243,16 @@ def update(
         console.out.print(name)
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def urls(*, json_output: JsonOption = False) -> None:
-    """Where each service of this project answers (read from compose.yaml's labels)."""
+    """Where each service of this project answers (read from compose.yaml's labels).
+
+    Examples:
+
+      devenv urls
+
+      devenv urls --json | jq -r '.[] | select(.name == "mlflow") | .url'
+    """
     found = services.load(find_project())
     if json_output:
         console.print_json([s.as_dict() for s in found])
@@ -240,11 +294,14 @@ def _watch_status(project: Any, names: list[str]) -> None:
 
 
 ServicesArgument = Annotated[
-    list[str] | None, typer.Argument(help="Services to act on (default: all).", show_default=False)
+    list[str] | None,
+    typer.Argument(
+        metavar="SERVICE", help="Services to act on (default: all).", show_default=False
+    ),
 ]
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def status(
     names: ServicesArgument = None,
     *,
@@ -257,6 +314,14 @@ def status(
 
     Probes are real calls: an MLflow REST query, an S3 bucket listing, SELECT 1 in Postgres,
     Jupyter's API with the token, the serving API's /health.
+
+    Examples:
+
+      devenv status
+
+      devenv status mlflow --json
+
+      devenv status --watch
     """
     project = find_project()
     if watch:
@@ -277,7 +342,7 @@ def status(
         )
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def up(
     names: ServicesArgument = None,
     *,
@@ -290,10 +355,16 @@ def up(
         ),
     ] = None,
     timeout: Annotated[
-        int, typer.Option(min=1, help="Seconds to wait for every service to be healthy.")
+        int,
+        typer.Option(
+            min=1, metavar="SECONDS", help="Seconds to wait for every service to be healthy."
+        ),
     ] = 600,
     gpu: Annotated[
-        str, typer.Option(help="auto: GPU overlay only when the host can run it; on; off.")
+        str,
+        typer.Option(
+            metavar="MODE", help="auto: GPU overlay only when the host can run it; on; off."
+        ),
     ] = "auto",
     json_output: JsonOption = False,
 ) -> None:
@@ -301,7 +372,15 @@ def up(
 
     Before anything starts it checks the engine, compose (v2.20+), unresolved update
     conflicts and that every host port is free. After start-up each service must pass a real
-    probe (see devenv status).
+    probe (see devenv status). Also: devenv start.
+
+    Examples:
+
+      devenv up
+
+      devenv up jupyter --build
+
+      devenv up --gpu off --timeout 900
     """
     if gpu not in ("auto", "on", "off"):
         raise UsageError(f"--gpu must be auto, on or off, got {gpu!r}")
@@ -350,12 +429,15 @@ def up(
     console.success(f"stack up and working in {result.seconds:.1f}s")
 
 
-@app.command(name="gpu-check")
+@app.command(name="gpu-check", cls=_Command, epilog=EXIT_CODES)
 def gpu_check(
     *,
-    service: Annotated[str, typer.Option(help="Service container to test in.")] = "jupyter",
+    service: Annotated[
+        str, typer.Option(metavar="SERVICE", help="Service container to test in.")
+    ] = "jupyter",
     require_gpu: Annotated[
-        bool, typer.Option("--require-gpu", help="Exit non-zero when CUDA is not usable.")
+        bool,
+        typer.Option("--require-gpu", help="Exit non-zero when CUDA is not usable."),
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -365,6 +447,12 @@ def gpu_check(
     large allocation, GEMM TFLOP/s (bf16 and fp32, 8192^3), device and host copy bandwidth,
     compared with measured figures for known cards (flagged below 70 %). On a CPU-only host it
     says why there is no GPU, measures the CPU path, and exits 0 unless --require-gpu.
+
+    Examples:
+
+      devenv gpu-check
+
+      devenv gpu-check --service serving --require-gpu --json
     """
     from devenv import gpu_check as checker
 
@@ -399,13 +487,15 @@ def gpu_check(
         )
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def doctor(
     *,
     json_output: JsonOption = False,
     report: Annotated[
         Path | None,
-        typer.Option(help="Also write a redacted diagnostic bundle (JSON) for a bug report."),
+        typer.Option(
+            metavar="PATH", help="Also write a redacted diagnostic bundle (JSON) for a bug report."
+        ),
     ] = None,
 ) -> None:
     """Check this machine (and the project you are in) before anything goes wrong.
@@ -414,6 +504,12 @@ def doctor(
     ports, the GPU layers, proxies and NO_PROXY, the CA bundle, git, and the project's files
     (.env complete against .env.example, no update conflicts). Each: ok, warn or fail, with a
     fix. Exit 0 unless something fails.
+
+    Examples:
+
+      devenv doctor
+
+      devenv doctor --json --report doctor-report.json
     """
     from devenv import doctor as doc
     from devenv.errors import DoctorFailedError, ProjectNotFoundError
@@ -460,11 +556,13 @@ def _url_table(rows: list[tuple[str, str]]) -> Any:
     return table
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def onboard(
     dest: Annotated[
         Path | None,
-        typer.Argument(help="Where to create the project when you are not inside one."),
+        typer.Argument(
+            metavar="DEST", help="Where to create the project when you are not inside one."
+        ),
     ] = None,
     *,
     json_output: JsonOption = False,
@@ -473,7 +571,14 @@ def onboard(
 
     doctor -> new (only without a project; an existing one is used with its .env) -> up ->
     status -> gpu-check -> smoke, then a summary: URLs, where the credentials are, next steps,
-    and the time of each phase. Running it again skips what is already done.
+    and the time of each phase. Running it again skips what is already done. A fresh clone
+    gets its own .env from .env.example, with fresh secrets.
+
+    Examples:
+
+      devenv onboard
+
+      devenv onboard my-project --json
     """
     from devenv import onboard as flow
 
@@ -513,7 +618,7 @@ def onboard(
     console.success(f"onboarded in {result.seconds:.0f}s ({breakdown})")
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def smoke(*, json_output: JsonOption = False) -> None:
     """Prove the ML loop on the live stack: train -> track -> store -> register -> serve.
 
@@ -521,6 +626,12 @@ def smoke(*, json_output: JsonOption = False) -> None:
     run in MLflow, the model's files in the S3 bucket, the registered version and its alias,
     serving reloading it, /predict agreeing with the model's own prediction, and a bad payload
     refused with a 4xx. Exits non-zero naming the failing step.
+
+    Examples:
+
+      devenv smoke
+
+      devenv smoke --json
     """
     from devenv import smoke as smoke_test
 
@@ -550,9 +661,16 @@ def smoke(*, json_output: JsonOption = False) -> None:
     console.success(f"golden path proven in {time.monotonic() - started:.1f}s")
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def restart(names: ServicesArgument = None) -> None:
-    """Restart services (all by default); their data is kept."""
+    """Restart services (all by default); their data is kept.
+
+    Examples:
+
+      devenv restart
+
+      devenv restart serving mlflow
+    """
     project = find_project()
     if names:
         stack.check_names(services.load(project), names)
@@ -562,13 +680,20 @@ def restart(names: ServicesArgument = None) -> None:
     )
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def reset(
     names: ServicesArgument = None,
     *,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (for scripts).")] = False,
 ) -> None:
-    """DELETE data: stop services and remove their volumes (all by default). Asks first."""
+    """DELETE data: stop services and remove their volumes (all by default). Asks first.
+
+    Examples:
+
+      devenv reset objectstore
+
+      devenv reset --yes
+    """
     project = find_project()
     plans = stack.reset_plan(project, names or [])
     if not plans:
@@ -589,25 +714,43 @@ def reset(
     console.success(f"deleted {len(deleted)} volume(s); devenv up starts afresh")
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def down() -> None:
-    """Stop and remove the containers. Volumes, and so all your data, are kept."""
+    """Stop and remove the containers. Volumes, and so all your data, are kept.
+
+    Also: devenv stop.
+
+    Examples:
+
+      devenv down
+    """
     project = find_project()
     stack.with_engine(lambda: project.docker().compose.down(remove_orphans=True))
     console.success("stopped; volumes kept (your data is safe)")
 
 
-@app.command()
+@app.command(cls=_Command, epilog=EXIT_CODES)
 def logs(
-    service: Annotated[str | None, typer.Argument(help="One service (default: all).")] = None,
+    service: Annotated[
+        str | None, typer.Argument(metavar="SERVICE", help="One service (default: all).")
+    ] = None,
     *,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming.")] = False,
     since: Annotated[
-        str | None, typer.Option(help="Only newer lines: 10m, 2h, or a timestamp.")
+        str | None, typer.Option(metavar="WHEN", help="Only newer lines: 10m, 2h, or a timestamp.")
     ] = None,
-    tail: Annotated[int, typer.Option(help="Lines per service to start with.")] = 100,
+    tail: Annotated[
+        int, typer.Option(metavar="LINES", help="Lines per service to start with.")
+    ] = 100,
 ) -> None:
-    """Show service logs (stdout), e.g. devenv logs mlflow -f --since 10m."""
+    """Show service logs (stdout).
+
+    Examples:
+
+      devenv logs mlflow -f --since 10m
+
+      devenv logs --tail 20
+    """
     project = find_project()
     if service:
         stack.check_names(services.load(project), [service])
@@ -621,23 +764,145 @@ def logs(
         console.out.file.flush()
 
 
-@app.command(name="env")
+@app.command(name="env", cls=_Command, epilog=EXIT_CODES)
 def env_(
     *,
     fmt: Annotated[
-        str, typer.Option("--format", help="dotenv, shell (export lines) or json.")
+        str,
+        typer.Option("--format", metavar="FORMAT", help="dotenv, shell (export lines) or json."),
     ] = "dotenv",
     show_secrets: Annotated[
         bool, typer.Option("--show-secrets", help="Include keys, passwords and tokens.")
     ] = False,
 ) -> None:
-    """Client settings for tools on the host, e.g. eval "$(devenv env --format shell)"."""
+    """Client settings for tools on the host: MLflow, S3, Postgres, Jupyter.
+
+    Examples:
+
+      eval "$(devenv env --format shell)"
+
+      devenv env --format json --show-secrets
+    """
     if fmt not in ("dotenv", "shell", "json"):
         raise UsageError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
     settings = client_env.client_settings(find_project(), show_secrets=show_secrets)
     console.out.file.write(client_env.render(settings, fmt) + "\n")
     if not show_secrets:
         console.info("secrets left out; add --show-secrets to include them")
+
+
+# Aliases users know from Supabase, Astro and compose itself.
+app.command(
+    name="start",
+    cls=_Command,
+    epilog=EXIT_CODES,
+    help="Same as devenv up: build, start and health-check the stack (devenv start jupyter).",
+)(up)
+app.command(
+    name="stop",
+    cls=_Command,
+    epilog=EXIT_CODES,
+    help="Same as devenv down: stop and remove the containers; volumes and data are kept.",
+)(down)
+
+
+@app.command(cls=_Command, epilog=EXIT_CODES)
+def ps(*, json_output: JsonOption = False) -> None:
+    """List the project's containers: state, health, exit code, ports.
+
+    One-shot init containers included; no probes (devenv status runs those).
+
+    Examples:
+
+      devenv ps
+
+      devenv ps --json
+    """
+    rows = stack.ps(find_project())
+    if json_output:
+        console.print_json([r.as_dict() for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("service", "state", "health", "ports"):
+        table.add_column(column, no_wrap=column != "ports")
+    for r in rows:
+        state = r.state + (f" ({r.exit_code})" if r.exit_code is not None else "")
+        table.add_row(r.service, state, r.health or "-", ", ".join(r.ports) or "-")
+    console.out.print(table)
+
+
+@app.command(
+    name="exec",
+    cls=_Command,
+    epilog=EXIT_CODES,
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def exec_(
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="A running service.")],
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="COMMAND", help="What to run (default: a shell).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Run a command, or a shell, inside a running service.
+
+    A terminal gets a TTY; in a pipe the output is printed when the command ends. Exits with
+    the command's own exit code.
+
+    Examples:
+
+      devenv exec jupyter
+
+      devenv exec postgres psql -U postgres
+
+      devenv exec mlflow python -c "import mlflow; print(mlflow.__version__)"
+    """
+    project = find_project()
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    with _interruptible("the command was stopped; the service keeps running"):
+        out = stack.exec_in(project, service, command or [], tty=tty)
+    if out:
+        console.out.file.write(out if out.endswith("\n") else out + "\n")
+
+
+@app.command(name="open", cls=_Command, epilog=EXIT_CODES)
+def open_(
+    service: Annotated[
+        str, typer.Argument(metavar="SERVICE", help="jupyter, mlflow, serving or objectstore.")
+    ],
+    *,
+    console_url: Annotated[
+        bool, typer.Option("--console", help="The service's web console (object store).")
+    ] = False,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the URL instead of opening a browser.")
+    ] = False,
+) -> None:
+    """Open a service in your browser (JupyterLab with its token).
+
+    MLflow, the serving API's docs, the object store or its console (--console).
+
+    Examples:
+
+      devenv open jupyter
+
+      devenv open objectstore --console
+
+      devenv open mlflow --print
+    """
+    url = stack.service_url(find_project(), service, console_url=console_url)
+    if not print_only:
+        import webbrowser
+
+        if webbrowser.open(url):
+            console.success(f"opened {service} in your browser")
+            return
+        console.info("no browser found here: open this URL yourself")
+    console.out.print(url, soft_wrap=True, markup=False, highlight=False)
 
 
 def _docker_cli_missing(error: Exception) -> bool:

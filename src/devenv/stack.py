@@ -20,10 +20,12 @@ from devenv.envfile import read_env
 from devenv.errors import (
     BuildFailedError,
     EngineUnavailableError,
+    ExecFailedError,
     GpuUnavailableError,
     StackUnhealthyError,
     ToolMissingError,
     UnknownServiceError,
+    UsageError,
 )
 from devenv.gpu import Layer, engine_facts
 from devenv.gpu import layers as gpu_layers
@@ -506,3 +508,96 @@ def reset(project: Project, plans: list[VolumePlan], names: list[str]) -> list[s
             if existing:
                 docker.volume.remove(existing)
     return [p.volume for p in plans]
+
+
+# ---------------------------------------------------------------- ps, exec, open
+
+
+@dataclass(frozen=True)
+class ContainerRow:
+    service: str
+    name: str
+    state: str
+    health: str | None
+    exit_code: int | None
+    ports: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _port_texts(container: Any) -> list[str]:
+    ports = (container.network_settings.ports or {}) if container.network_settings else {}
+    return sorted(
+        f"{b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}->{inner}"  # noqa: S104 - display only
+        for inner, bindings in ports.items()
+        for b in bindings or []
+        if b.get("HostPort")
+    )
+
+
+def ps(project: Project) -> list[ContainerRow]:
+    """Every container of the project, one-shot init containers included, in compose's order."""
+    with engine_errors():
+        found = project.docker().compose.ps(all=True)
+    rows = []
+    for c in found:
+        labels = c.config.labels or {}
+        health = c.state.health.status if c.state.health else None
+        rows.append(
+            ContainerRow(
+                labels.get("com.docker.compose.service", c.name),
+                str(c.name),
+                str(c.state.status),
+                health,
+                c.state.exit_code if c.state.status == "exited" else None,
+                _port_texts(c),
+            )
+        )
+    return sorted(rows, key=lambda r: r.service)
+
+
+# A login shell where the image has one: bash when installed, else sh.
+DEFAULT_SHELL = ["sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"]
+
+
+def exec_in(project: Project, service: str, command: list[str], *, tty: bool) -> str | None:
+    """Run a command in a running service: on a terminal with a TTY (output live), else with
+    output captured and returned. A non-zero exit becomes an error carrying its code."""
+    from python_on_whales.exceptions import DockerException
+
+    check_names(services.load(project), [service])
+    if containers(project).get(service, ContainerState("missing", None, None)).state != ("running"):
+        raise StackUnhealthyError(
+            f"{service} is not running", hint=f"start it with: devenv up {service}"
+        )
+    try:
+        with engine_errors():
+            out = project.docker().compose.execute(service, command or DEFAULT_SHELL, tty=tty)
+    except DockerException as error:
+        failed = ExecFailedError(
+            f"`{' '.join(command) or 'shell'}` exited with {error.return_code} in {service}",
+            hint=f"its output is above; devenv logs {service} shows the service's own log",
+            details=str(error.stderr or error.stdout or "").rstrip() or None,
+        )
+        failed.exit_code = int(error.return_code or 1)
+        raise failed from None
+    return str(out) if out is not None else None
+
+
+def service_url(project: Project, service: str, *, console_url: bool = False) -> str:
+    """The URL to open for a service: JupyterLab with its token, a console when asked."""
+    known = services.load(project)
+    check_names(known, [service])
+    found = next(s for s in known if s.name == service)
+    url = found.console if console_url else found.url
+    if not url:
+        what = "web console" if console_url else "web page"
+        with_one = [s.name for s in known if (s.console if console_url else s.url)]
+        raise UsageError(
+            f"{service} has no {what}", hint="services with one: " + ", ".join(with_one)
+        )
+    if found.probe == "jupyter" and not console_url:
+        token = read_env(project.root / ".env").get("JUPYTER_TOKEN")
+        url = f"{url}?token={token}" if token else url
+    return url

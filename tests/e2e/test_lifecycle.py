@@ -107,6 +107,31 @@ def test_host_mlflow_client_loads_the_served_model(capsys, project_dir: Stack) -
     assert "PyFuncModel" in result.stdout
 
 
+def test_ps_and_exec_on_the_running_stack(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    listed = run_cli(capsys, "ps", "--json", cwd=project_dir.root)
+    assert listed.code == 0, listed.err
+    rows = {r["service"]: r for r in json.loads(listed.out)}
+    assert rows["mlflow"]["state"] == "running" and rows["mlflow"]["health"] == "healthy"
+    assert any(p.endswith("->5000/tcp") for p in rows["mlflow"]["ports"]), rows["mlflow"]
+    assert rows["bucket-init"]["state"] == "exited" and rows["bucket-init"]["exit_code"] == 0
+
+    sql = run_cli(
+        capsys,
+        "exec",
+        "postgres",
+        "psql",
+        "-U",
+        "postgres",
+        "-tAc",
+        "select 40 + 2",
+        cwd=project_dir.root,
+    )
+    assert sql.code == 0 and sql.out.strip() == "42", sql
+    failed = run_cli(capsys, "exec", "mlflow", "sh", "-c", "exit 3", cwd=project_dir.root)
+    assert failed.code == 3, "the command's own exit code"
+    assert "exited with 3 in mlflow" in failed.err and "Traceback" not in failed.err
+
+
 def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     project_dir.docker.compose.kill(["serving"])
     result = run_cli(capsys, "status", cwd=project_dir.root)

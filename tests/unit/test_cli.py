@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,63 @@ def test_onboard_stops_at_a_failing_doctor_check(
     assert result.code == 19
     assert "doctor" in result.err and "hint: start it" in result.err
     assert created == [] and not (tmp_path / "new").exists()
+
+
+def test_open_prints_or_hands_the_url_to_the_browser(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import copier
+
+    from devenv.envfile import read_env
+    from tests.helpers import plain_template_copy
+
+    project = tmp_path / "p"
+    src = plain_template_copy(tmp_path / "src")
+    copier.run_copy(str(src), project, defaults=True, quiet=True, data={"gpu": "none"})
+    token = read_env(project / ".env")["JUPYTER_TOKEN"]
+    printed = run_cli(capsys, "open", "jupyter", "--print", cwd=project)
+    assert printed.code == 0, printed.err
+    assert printed.out.strip().endswith(f"/lab?token={token}")
+    console = run_cli(capsys, "open", "objectstore", "--console", "--print", cwd=project)
+    assert console.code == 0 and console.out.strip().startswith("http://localhost:")
+    none = run_cli(capsys, "open", "mlflow", "--console", cwd=project)
+    assert none.code == 2 and "has no web console" in none.err and "objectstore" in none.err
+    unknown = run_cli(capsys, "open", "mlfow", cwd=project)
+    assert unknown.code == 12 and "hint: services:" in unknown.err
+    # A real browser hand-off: BROWSER names the program, as on any desktop.
+    seen = tmp_path / "browser-got"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
+    browser.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-c", "from devenv.cli import main; main()", "open", "mlflow"],
+        cwd=project,
+        env={**os.environ, "BROWSER": f"{browser} %s"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert seen.read_text().strip().startswith("http://localhost:")
+
+
+def test_start_and_stop_are_up_and_down(capsys: pytest.CaptureFixture[str]) -> None:
+    for alias, command in (("start", "up"), ("stop", "down")):
+        alias_help = run_cli(capsys, alias, "--help").out
+        command_help = run_cli(capsys, command, "--help").out
+        options = lambda text: sorted(set(re.findall(r"--[a-z-]+", text)))  # noqa: E731
+        assert options(alias_help) == options(command_help), alias
+        assert f"Same as devenv {command}" in alias_help
+
+
+def test_exec_outside_a_project_and_unknown_service(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run_cli(capsys, "exec", "mlflow", "true", cwd=tmp_path).code == 4
+    project = make_project(tmp_path)
+    unknown = run_cli(capsys, "exec", "mlfow", "ls", "-la", cwd=project)
+    assert unknown.code == 12 and "unknown service 'mlfow'" in unknown.err
