@@ -257,14 +257,9 @@ def urls(*, json_output: JsonOption = False) -> None:
     if json_output:
         console.print_json([s.as_dict() for s in found])
         return
-    from rich.table import Table
-
-    table = Table(box=None, show_header=True, header_style="bold")
-    for column in ("service", "url", "console"):
-        table.add_column(column, no_wrap=True)
-    for s in found:
-        table.add_row(s.title, s.url or "-", s.console or "")
-    console.out.print(table)
+    rows = [(s.title, s.url or "-") for s in found]
+    rows += [(f"{s.title} console", s.console) for s in found if s.console]
+    console.print_urls(rows)
 
 
 def _status_table(results: list[stack.ServiceStatus]) -> Any:
@@ -420,7 +415,7 @@ def up(
             }
         )
     else:
-        console.out.print(_url_table(stack.url_rows(result.statuses, token)))
+        console.print_urls(stack.url_rows(result.statuses, token))
     if failing:
         raise StackUnhealthyError(
             f"started, but not working: {', '.join(failing)}",
@@ -545,17 +540,6 @@ def doctor(
         )
 
 
-def _url_table(rows: list[tuple[str, str]]) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False)
-    table.add_column(no_wrap=True)
-    table.add_column(no_wrap=True)
-    for title, url in rows:
-        table.add_row(title, url)
-    return table
-
-
 @app.command(cls=_Command, epilog=EXIT_CODES)
 def onboard(
     dest: Annotated[
@@ -608,7 +592,7 @@ def onboard(
             }
         )
         return
-    console.out.print(_url_table(result.urls))
+    console.print_urls(result.urls)
     console.info(f"credentials: {result.root / '.env'} (JUPYTER_TOKEN, S3 keys, DB passwords)")
     console.info(
         "next: open JupyterLab, run notebooks/quickstart.ipynb; daily use: devenv up / "

@@ -24,6 +24,19 @@ def print_json(data: Any) -> None:
     out.file.flush()
 
 
+def print_urls(rows: list[tuple[str, str]]) -> None:
+    """Title and URL per row, aligned when they fit the terminal. A URL is never cut or broken
+    by us: on a narrow terminal each row is one plain line the terminal itself wraps, so a
+    click or a copy still gets the whole URL."""
+    if not rows:
+        return
+    pad = max(len(title) for title, _ in rows)
+    fits = pad + 2 + max(len(url) for _, url in rows) <= out.width
+    for title, url in rows:
+        line = f"{title:<{pad}}  {url}" if fits else f"{title}: {url}"
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
 def error(message: str, hint: str | None = None) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}")
     if hint:

@@ -197,3 +197,48 @@ def test_exec_outside_a_project_and_unknown_service(
     project = make_project(tmp_path)
     unknown = run_cli(capsys, "exec", "mlfow", "ls", "-la", cwd=project)
     assert unknown.code == 12 and "unknown service 'mlfow'" in unknown.err
+
+
+@pytest.mark.parametrize("columns", ["40", "200"])
+def test_urls_are_never_cut(tmp_path: Path, columns: str) -> None:
+    """However narrow the terminal, every URL is printed whole, on one logical line."""
+    import os
+    import subprocess
+    import sys
+
+    import copier
+    import yaml
+
+    from tests.helpers import plain_template_copy
+
+    project = tmp_path / "p"
+    copier.run_copy(
+        str(plain_template_copy(tmp_path / "src")),
+        project,
+        defaults=True,
+        quiet=True,
+        data={"gpu": "none"},
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "from devenv.cli import main; main()", "urls"],
+        cwd=project,
+        env={**os.environ, "COLUMNS": columns},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rendered = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    labels = [s.get("labels") or {} for s in yaml.safe_load(rendered)["services"].values()]
+    wanted = [v for lab in labels for k, v in lab.items() if k in ("devenv.url", "devenv.console")]
+    assert len(wanted) >= 5
+    lines = done.stdout.splitlines()
+    for url in wanted:
+        assert any(line.endswith(url) for line in lines), (url, done.stdout)
+    assert "…" not in done.stdout
