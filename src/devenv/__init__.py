@@ -1,8 +1,5 @@
 """ml-devenv: a local ML development environment on Docker Compose, in minutes."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("ml-devenv")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version lives: pyproject.toml reads it (hatch), releases tag it (vX.Y.Z),
+# and `devenv --version` prints it without the cost of importlib.metadata at start-up.
+__version__ = "0.2.0"

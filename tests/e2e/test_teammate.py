@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -46,8 +45,8 @@ def release_repo(dest: Path) -> str:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "template", dest / "template", ignore=ignore)
     shutil.copytree(REPO / "src", dest / "src", ignore=ignore)
-    pyproject = (REPO / "pyproject.toml").read_text()
-    version = re.search(r'(?m)^version = "([^"]+)"', pyproject)[1]  # type: ignore[index]
+    from devenv import __version__ as version
+
     git(dest, "init", "-q")
     git(dest, "add", "-A")
     git(dest, "commit", "-qm", f"ml-devenv {version}")

@@ -11,14 +11,17 @@ from tests.template import lint
 ROOT = template_root()
 
 
-def test_pyproject_version_is_the_changelogs_latest_release() -> None:
+def test_the_version_is_the_changelogs_latest_release() -> None:
+    from devenv import __version__
+
     pyproject = (ROOT / "pyproject.toml").read_text()
-    version = re.search(r'(?m)^version = "([^"]+)"', pyproject)
+    assert 'dynamic = ["version"]' in pyproject and 'path = "src/devenv/__init__.py"' in pyproject
+    version = re.fullmatch(r"(\d+\.\d+\.\d+)", __version__)
     releases = re.findall(
         r"(?m)^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", (ROOT / "CHANGELOG.md").read_text()
     )
-    assert version and releases, "a version in pyproject.toml and releases in CHANGELOG.md"
-    assert releases[0] == version[1], "bump pyproject.toml and the CHANGELOG together"
+    assert version and releases, "a semver __version__ and releases in CHANGELOG.md"
+    assert releases[0] == version[1], "bump src/devenv/__init__.py and the CHANGELOG together"
     assert releases == sorted(releases, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
 
 
