@@ -10,13 +10,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from devenv import __version__, client_env, console, scaffold, services, stack
-from devenv.envfile import read_env
+# Only what every run needs is imported here; each command imports its own modules, so that
+# --help, --version and completion stay fast (python-on-whales, httpx, yaml, copier load late).
+from devenv import __version__, console
 from devenv.errors import (
     DevenvError,
     GpuUnavailableError,
@@ -26,7 +27,9 @@ from devenv.errors import (
     UsageError,
     exit_codes,
 )
-from devenv.project import GPU_OVERLAY, find_project
+
+if TYPE_CHECKING:
+    from devenv.stack import ServiceStatus
 
 # Every command's help ends with the exit codes: scripts branch on them (docs/cli.md).
 EXIT_CODES = "Exit codes: " + ", ".join(f"{code} {label}" for code, label in exit_codes()) + "."
@@ -150,6 +153,8 @@ def new(
 
       devenv new my-project -d object_store=minio -d gpu=none -d include_serving=false
     """
+    from devenv import scaffold
+
     started = time.monotonic()
     with _interruptible("nothing was written"):
         result = scaffold.new_project(
@@ -201,6 +206,9 @@ def update(
     Needs a clean git tree. Conflicts are left inline between <<<<<<< and >>>>>>> markers and
     the command exits non-zero; .env and its secrets are never touched.
     """
+    from devenv import scaffold
+    from devenv.project import find_project
+
     project = find_project()
     result = scaffold.update_project(
         project, scaffold.parse_data(data or []), template=template, vcs_ref=vcs_ref
@@ -253,6 +261,9 @@ def urls(*, json_output: JsonOption = False) -> None:
 
       devenv urls --json | jq -r '.[] | select(.name == "mlflow") | .url'
     """
+    from devenv import services
+    from devenv.project import find_project
+
     found = services.load(find_project())
     if json_output:
         console.print_json([s.as_dict() for s in found])
@@ -262,7 +273,7 @@ def urls(*, json_output: JsonOption = False) -> None:
     console.print_urls(rows)
 
 
-def _status_table(results: list[stack.ServiceStatus]) -> Any:
+def _status_table(results: list[ServiceStatus]) -> Any:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
@@ -278,6 +289,8 @@ def _status_table(results: list[stack.ServiceStatus]) -> Any:
 
 def _watch_status(project: Any, names: list[str]) -> None:
     from rich.live import Live
+
+    from devenv import stack
 
     try:
         with Live(console=console.out, auto_refresh=False) as live:
@@ -318,6 +331,9 @@ def status(
 
       devenv status --watch
     """
+    from devenv import stack
+    from devenv.project import find_project
+
     project = find_project()
     if watch:
         _watch_status(project, names or [])
@@ -377,6 +393,10 @@ def up(
 
       devenv up --gpu off --timeout 900
     """
+    from devenv import stack
+    from devenv.envfile import read_env
+    from devenv.project import GPU_OVERLAY, find_project
+
     if gpu not in ("auto", "on", "off"):
         raise UsageError(f"--gpu must be auto, on or off, got {gpu!r}")
     project = find_project()
@@ -450,6 +470,8 @@ def gpu_check(
       devenv gpu-check --service serving --require-gpu --json
     """
     from devenv import gpu_check as checker
+    from devenv import services, stack
+    from devenv.project import find_project
 
     project = find_project()
     stack.check_names(services.load(project), [service])
@@ -508,6 +530,7 @@ def doctor(
     """
     from devenv import doctor as doc
     from devenv.errors import DoctorFailedError, ProjectNotFoundError
+    from devenv.project import find_project
 
     try:
         project = find_project()
@@ -618,6 +641,8 @@ def smoke(*, json_output: JsonOption = False) -> None:
       devenv smoke --json
     """
     from devenv import smoke as smoke_test
+    from devenv import stack
+    from devenv.project import find_project
 
     project = find_project()
     started = time.monotonic()
@@ -655,6 +680,9 @@ def restart(names: ServicesArgument = None) -> None:
 
       devenv restart serving mlflow
     """
+    from devenv import services, stack
+    from devenv.project import find_project
+
     project = find_project()
     if names:
         stack.check_names(services.load(project), names)
@@ -678,6 +706,9 @@ def reset(
 
       devenv reset --yes
     """
+    from devenv import stack
+    from devenv.project import find_project
+
     project = find_project()
     plans = stack.reset_plan(project, names or [])
     if not plans:
@@ -708,6 +739,9 @@ def down() -> None:
 
       devenv down
     """
+    from devenv import stack
+    from devenv.project import find_project
+
     project = find_project()
     stack.with_engine(lambda: project.docker().compose.down(remove_orphans=True))
     console.success("stopped; volumes kept (your data is safe)")
@@ -735,6 +769,9 @@ def logs(
 
       devenv logs --tail 20
     """
+    from devenv import services, stack
+    from devenv.project import find_project
+
     project = find_project()
     if service:
         stack.check_names(services.load(project), [service])
@@ -767,6 +804,9 @@ def env_(
 
       devenv env --format json --show-secrets
     """
+    from devenv import client_env
+    from devenv.project import find_project
+
     if fmt not in ("dotenv", "shell", "json"):
         raise UsageError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
     settings = client_env.client_settings(find_project(), show_secrets=show_secrets)
@@ -802,6 +842,9 @@ def ps(*, json_output: JsonOption = False) -> None:
 
       devenv ps --json
     """
+    from devenv import stack
+    from devenv.project import find_project
+
     rows = stack.ps(find_project())
     if json_output:
         console.print_json([r.as_dict() for r in rows])
@@ -845,6 +888,9 @@ def exec_(
 
       devenv exec mlflow python -c "import mlflow; print(mlflow.__version__)"
     """
+    from devenv import stack
+    from devenv.project import find_project
+
     project = find_project()
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     with _interruptible("the command was stopped; the service keeps running"):
@@ -878,6 +924,9 @@ def open_(
 
       devenv open mlflow --print
     """
+    from devenv import stack
+    from devenv.project import find_project
+
     url = stack.service_url(find_project(), service, console_url=console_url)
     if not print_only:
         import webbrowser

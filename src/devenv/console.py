@@ -6,22 +6,52 @@ rich honours NO_COLOR and non-terminal outputs by itself; `--json` output bypass
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:
-    # Piped data must not be folded at 80 columns: URLs and DSNs stay whole.
-    out.width = 200
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out: Console
+    err: Console
+
+# Made on first use: importing rich costs tens of milliseconds that --help and --version and
+# every plain exit do not need.
+_consoles: dict[str, Console] = {}
+
+
+def _console(name: str) -> Console:
+    if name not in _consoles:
+        from rich.console import Console
+
+        if name == "out":
+            console = Console(highlight=False, soft_wrap=True)
+            if not console.is_terminal:
+                # Piped data must not be folded at 80 columns: URLs and DSNs stay whole.
+                console.width = 200
+        else:
+            console = Console(stderr=True, highlight=False, soft_wrap=True)
+        _consoles[name] = console
+    return _consoles[name]
+
+
+def __getattr__(name: str) -> Any:
+    """`console.out` (data, stdout) and `console.err` (chatter, stderr), made when first used."""
+    if name in ("out", "err"):
+        return _console(name)
+    raise AttributeError(name)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, no colour, no wrapping."""
-    out.file.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    out.file.flush()
+    stream = _console("out").file
+    stream.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    stream.flush()
 
 
 def print_urls(rows: list[tuple[str, str]]) -> None:
@@ -31,6 +61,7 @@ def print_urls(rows: list[tuple[str, str]]) -> None:
     if not rows:
         return
     pad = max(len(title) for title, _ in rows)
+    out = _console("out")
     fits = pad + 2 + max(len(url) for _, url in rows) <= out.width
     for title, url in rows:
         line = f"{title:<{pad}}  {url}" if fits else f"{title}: {url}"
@@ -38,21 +69,21 @@ def print_urls(rows: list[tuple[str, str]]) -> None:
 
 
 def error(message: str, hint: str | None = None) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    _console("err").print(f"[bold red]error:[/] {escape(message)}")
     if hint:
-        err.print(f"[dim]hint:[/] {escape(hint)}")
+        _console("err").print(f"[dim]hint:[/] {escape(hint)}")
 
 
 def info(message: str) -> None:
-    err.print(escape(message))
+    _console("err").print(escape(message))
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {escape(message)}")
+    _console("err").print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def success(message: str) -> None:
-    err.print(f"[green]✓[/] {escape(message)}")
+    _console("err").print(f"[green]✓[/] {escape(message)}")
 
 
 class LiveTable:
@@ -63,6 +94,7 @@ class LiveTable:
         self._seen: dict[str, str] = {}
 
     def __enter__(self) -> LiveTable:
+        err = _console("err")
         if err.is_terminal:
             from rich.live import Live
 
@@ -78,7 +110,7 @@ class LiveTable:
             phase = str(getattr(row, "phase", row))
             if self._seen.get(name, "pending") != phase:
                 self._seen[name] = phase
-                err.print(f"  {name}: {phase}", markup=False)
+                _console("err").print(f"  {name}: {phase}", markup=False)
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:

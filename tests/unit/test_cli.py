@@ -199,16 +199,17 @@ def test_exec_outside_a_project_and_unknown_service(
     assert unknown.code == 12 and "unknown service 'mlfow'" in unknown.err
 
 
-@pytest.mark.parametrize("columns", ["40", "200"])
-def test_urls_are_never_cut(tmp_path: Path, columns: str) -> None:
+@pytest.mark.parametrize("width", [40, 200])
+def test_urls_are_never_cut(tmp_path: Path, width: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """However narrow the terminal, every URL is printed whole, on one logical line."""
-    import os
+    import io
     import subprocess
-    import sys
 
     import copier
     import yaml
+    from rich.console import Console
 
+    from devenv import console
     from tests.helpers import plain_template_copy
 
     project = tmp_path / "p"
@@ -219,15 +220,13 @@ def test_urls_are_never_cut(tmp_path: Path, columns: str) -> None:
         quiet=True,
         data={"gpu": "none"},
     )
-    done = subprocess.run(
-        [sys.executable, "-c", "from devenv.cli import main; main()", "urls"],
-        cwd=project,
-        env={**os.environ, "COLUMNS": columns},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    screen = io.StringIO()
+    terminal = Console(file=screen, width=width, force_terminal=True, color_system=None)
+    monkeypatch.setitem(console._consoles, "out", terminal)
+    monkeypatch.chdir(project)
+    from devenv.cli import urls
+
+    urls(json_output=False)
     rendered = subprocess.run(
         ["docker", "compose", "config", "--format", "json"],
         cwd=project,
@@ -238,7 +237,7 @@ def test_urls_are_never_cut(tmp_path: Path, columns: str) -> None:
     labels = [s.get("labels") or {} for s in yaml.safe_load(rendered)["services"].values()]
     wanted = [v for lab in labels for k, v in lab.items() if k in ("devenv.url", "devenv.console")]
     assert len(wanted) >= 5
-    lines = done.stdout.splitlines()
+    lines = screen.getvalue().splitlines()
     for url in wanted:
-        assert any(line.endswith(url) for line in lines), (url, done.stdout)
-    assert "…" not in done.stdout
+        assert any(line.endswith(url) for line in lines), (url, screen.getvalue())
+    assert "…" not in screen.getvalue()
