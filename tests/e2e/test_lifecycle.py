@@ -157,6 +157,24 @@ def test_down_keeps_data(capsys, project_dir: Stack) -> None:  # type: ignore[no
     assert found.status_code == 200, "the experiment survived down/up"
 
 
+def test_a_lost_env_is_not_replaced_while_the_data_exists(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    """New secrets would lock the stack out of databases made with the old ones."""
+    env, example = project_dir.root / ".env", project_dir.root / ".env.example"
+    saved_env, saved_example = env.read_text(), example.read_text()
+    # As in a real project, .env.example names the project as .env did.
+    example.write_text(saved_example + f"\nCOMPOSE_PROJECT_NAME={project_dir.name}\n")
+    env.unlink()
+    try:
+        result = run_cli(capsys, "up", cwd=project_dir.root)
+        assert result.code == 20, result.err
+        assert "volumes exist" in result.err and "restore .env" in result.err
+        assert not env.exists(), "no .env with new secrets was written"
+    finally:
+        env.write_text(saved_env)
+        example.write_text(saved_example)
+    assert run_cli(capsys, "status", cwd=project_dir.root).code == 0, "the stack is untouched"
+
+
 def test_gpu_on_fails_early_and_leaves_the_stack_alone(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     assert (project_dir.root / "compose.gpu.yaml").is_file()
     before = ids(project_dir)
