@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -27,9 +27,6 @@ from devenv.errors import (
     UsageError,
     exit_codes,
 )
-
-if TYPE_CHECKING:
-    from devenv.stack import ServiceStatus
 
 # Every command's help ends with the exit codes: scripts branch on them (docs/cli.md).
 EXIT_CODES = "Exit codes: " + ", ".join(f"{code} {label}" for code, label in exit_codes()) + "."
@@ -273,29 +270,15 @@ def urls(*, json_output: JsonOption = False) -> None:
     console.print_urls(rows)
 
 
-def _status_table(results: list[ServiceStatus]) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("service", "state", "health", "probe", "ms"):
-        table.add_column(column, no_wrap=True)
-    for r in results:
-        mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
-        probe = r.probe.detail if r.probe else "-"
-        ms = f"{r.probe.latency_ms:.0f}" if r.probe else ""
-        table.add_row(f"{mark} {r.service.name}", r.state, r.health or "-", probe, ms)
-    return table
-
-
 def _watch_status(project: Any, names: list[str]) -> None:
     from rich.live import Live
 
-    from devenv import stack
+    from devenv import render, stack
 
     try:
         with Live(console=console.out, auto_refresh=False) as live:
             while True:
-                live.update(_status_table(stack.status(project, names)), refresh=True)
+                live.update(render.status(stack.status(project, names)), refresh=True)
                 time.sleep(2)
     except KeyboardInterrupt:
         return
@@ -331,7 +314,7 @@ def status(
 
       devenv status --watch
     """
-    from devenv import stack
+    from devenv import render, stack
     from devenv.project import find_project
 
     project = find_project()
@@ -344,7 +327,7 @@ def status(
             {"ok": all(r.ok for r in results), "services": [r.as_dict() for r in results]}
         )
     else:
-        console.out.print(_status_table(results))
+        console.out.print(render.status(results))
     failing = [r.service.name for r in results if not r.ok]
     if failing:
         raise StackUnhealthyError(
@@ -470,7 +453,7 @@ def gpu_check(
       devenv gpu-check --service serving --require-gpu --json
     """
     from devenv import gpu_check as checker
-    from devenv import services, stack
+    from devenv import render, services, stack
     from devenv.project import find_project
 
     project = find_project()
@@ -480,16 +463,7 @@ def gpu_check(
     if json_output:
         console.print_json(report.as_dict())
     else:
-        from rich.table import Table
-
-        table = Table(box=None, header_style="bold")
-        for column in ("layer", "", "detail"):
-            table.add_column(column)
-        for layer in report.layers:
-            mark = "[green]ok[/]" if layer.ok else "[yellow]no[/]"
-            detail = layer.detail + (f"\n[dim]fix: {layer.fix}[/]" if layer.fix else "")
-            table.add_row(layer.name, mark, detail)
-        console.out.print(table)
+        console.out.print(render.gpu(report))
         for row in report.comparison:
             flag = "  [red]LOW[/]" if row["low"] else ""
             console.out.print(
@@ -529,6 +503,7 @@ def doctor(
       devenv doctor --json --report doctor-report.json
     """
     from devenv import doctor as doc
+    from devenv import render
     from devenv.errors import DoctorFailedError, ProjectNotFoundError
     from devenv.project import find_project
 
@@ -542,16 +517,7 @@ def doctor(
             {"ok": all(c.status != "fail" for c in checks), "checks": [c.as_dict() for c in checks]}
         )
     else:
-        from rich.table import Table
-
-        table = Table(box=None, show_header=False)
-        for _ in range(3):
-            table.add_column()
-        style = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
-        for c in checks:
-            detail = c.detail + (f"\n[dim]fix: {c.fix}[/]" if c.fix and c.status != "ok" else "")
-            table.add_row(style[c.status], c.name, detail)
-        console.out.print(table)
+        console.out.print(render.doctor(checks))
     if report is not None:
         written = doc.report(project, checks, report)
         console.info(f"diagnostic bundle (secrets redacted): {written}")
@@ -588,16 +554,12 @@ def onboard(
       devenv onboard my-project --json
     """
     from devenv import onboard as flow
+    from devenv import render
 
-    marks = {"done": "[green]✓[/]", "skipped": "[dim]-[/]", "failed": "[red]✗[/]"}
     renderer = console.LiveTable()
 
     def show(phase: Any) -> None:
-        console.err.print(
-            f"{marks[phase.status]} {phase.name:<10} {phase.seconds:6.1f}s  {phase.detail}",
-            markup=True,
-            highlight=False,
-        )
+        console.err.print(render.phase(phase), highlight=False)
 
     with _interruptible("re-run devenv onboard: it picks up where it stopped"), renderer:
         result = flow.run(
@@ -640,8 +602,8 @@ def smoke(*, json_output: JsonOption = False) -> None:
 
       devenv smoke --json
     """
+    from devenv import render, stack
     from devenv import smoke as smoke_test
-    from devenv import stack
     from devenv.project import find_project
 
     project = find_project()
@@ -657,15 +619,7 @@ def smoke(*, json_output: JsonOption = False) -> None:
             }
         )
     else:
-        from rich.table import Table
-
-        table = Table(box=None, header_style="bold")
-        for column in ("step", "", "s", "detail"):
-            table.add_column(column)
-        for s in steps:
-            mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]-[/]"}[s.ok]
-            table.add_row(s.name, mark, f"{s.seconds:.1f}", s.detail)
-        console.out.print(table)
+        console.out.print(render.smoke(steps))
     smoke_test.raise_on_failure(steps)
     console.success(f"golden path proven in {time.monotonic() - started:.1f}s")
 
@@ -842,22 +796,14 @@ def ps(*, json_output: JsonOption = False) -> None:
 
       devenv ps --json
     """
-    from devenv import stack
+    from devenv import render, stack
     from devenv.project import find_project
 
     rows = stack.ps(find_project())
     if json_output:
         console.print_json([r.as_dict() for r in rows])
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("service", "state", "health", "ports"):
-        table.add_column(column, no_wrap=column != "ports")
-    for r in rows:
-        state = r.state + (f" ({r.exit_code})" if r.exit_code is not None else "")
-        table.add_row(r.service, state, r.health or "-", ", ".join(r.ports) or "-")
-    console.out.print(table)
+    console.out.print(render.ps(rows))
 
 
 @app.command(
