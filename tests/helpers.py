@@ -58,3 +58,14 @@ def plain_template_copy(dest: Path) -> Path:
     shutil.copy2(template_root() / "copier.yml", dest / "copier.yml")
     shutil.copytree(template_root() / "template", dest / "template")
     return dest
+
+
+def rendered_project(tmp_path: Path, **answers: object) -> Path:
+    """A real project rendered from the working tree's template into tmp_path/p (defaults,
+    gpu=none unless given): what unit tests read compose's own resolution from."""
+    import copier
+
+    dest = tmp_path / "p"
+    src = plain_template_copy(tmp_path / "template-src")
+    copier.run_copy(str(src), dest, defaults=True, quiet=True, data={"gpu": "none", **answers})
+    return dest

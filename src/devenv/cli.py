@@ -770,18 +770,16 @@ def env_(
 
 
 # Aliases users know from Supabase, Astro and compose itself.
-app.command(
-    name="start",
-    cls=_Command,
-    epilog=EXIT_CODES,
-    help="Same as devenv up: build, start and health-check the stack (devenv start jupyter).",
-)(up)
-app.command(
-    name="stop",
-    cls=_Command,
-    epilog=EXIT_CODES,
-    help="Same as devenv down: stop and remove the containers; volumes and data are kept.",
-)(down)
+for alias, target, summary in (
+    ("start", up, "build, start and health-check the stack (devenv start jupyter)."),
+    ("stop", down, "stop and remove the containers; volumes and data are kept."),
+):
+    app.command(
+        name=alias,
+        cls=_Command,
+        epilog=EXIT_CODES,
+        help=f"Same as devenv {target.__name__}: {summary}",
+    )(target)
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)

@@ -4,40 +4,49 @@ from __future__ import annotations
 
 import json
 import shlex
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from devenv import services
 from devenv.envfile import read_env
 from devenv.project import Project
+from devenv.services import Service
 
 SECRET_KEYS = frozenset(
     {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "JUPYTER_TOKEN"}
 )
 
 
-def client_settings(project: Project, *, show_secrets: bool) -> dict[str, str]:
+def client_settings(
+    project: Project, *, show_secrets: bool, known: list[Service] | None = None
+) -> dict[str, str]:
+    """Endpoints from the service registry (compose's own resolution of the URL labels), the
+    credentials from .env."""
     env = read_env(project.root / ".env")
-    port = env.get
-    user, password = env.get("MLFLOW_DB_USER", "mlflow"), env.get("MLFLOW_DB_PASSWORD", "")
-    settings = {
-        "MLFLOW_TRACKING_URI": f"http://localhost:{port('MLFLOW_PORT', '5050')}",
+    found = services.load(project) if known is None else known
+    settings: dict[str, str] = {}
+    if mlflow := services.by_probe(found, "mlflow"):
+        settings["MLFLOW_TRACKING_URI"] = services.base(mlflow.url or "")
         # The server advertises multipart transfers through presigned URLs that name the
         # object store by its in-network host (objectstore:8333): unreachable from the host,
         # where the client would retry for minutes. Proxied transfers through MLflow work.
-        "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
-        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false",
-        "AWS_ENDPOINT_URL": f"http://localhost:{port('S3_PORT', '8333')}",
-        "MLFLOW_S3_ENDPOINT_URL": f"http://localhost:{port('S3_PORT', '8333')}",
-        "AWS_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY", ""),
-        "AWS_SECRET_ACCESS_KEY": env.get("S3_SECRET_KEY", ""),
-        "DATABASE_URL": (
-            f"postgresql://{user}:{password}"
-            f"@localhost:{port('POSTGRES_PORT', '5432')}/{env.get('MLFLOW_DB_NAME', 'mlflow')}"
-        ),
-    }
-    if "JUPYTER_PORT" in env:
-        settings["JUPYTER_URL"] = f"http://localhost:{env['JUPYTER_PORT']}/lab"
+        settings["MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"] = "false"
+        settings["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"] = "false"
+    if s3 := services.by_probe(found, "s3"):
+        settings["AWS_ENDPOINT_URL"] = settings["MLFLOW_S3_ENDPOINT_URL"] = services.base(
+            s3.url or ""
+        )
+        settings["AWS_ACCESS_KEY_ID"] = env.get("S3_ACCESS_KEY", "")
+        settings["AWS_SECRET_ACCESS_KEY"] = env.get("S3_SECRET_KEY", "")
+    if postgres := services.by_probe(found, "postgres"):
+        url = urlsplit(postgres.url or "")
+        password = quote(env.get("MLFLOW_DB_PASSWORD", ""), safe="")
+        user, _, host = url.netloc.rpartition("@")
+        settings["DATABASE_URL"] = urlunsplit(url._replace(netloc=f"{user}:{password}@{host}"))
+    if jupyter := services.by_probe(found, "jupyter"):
+        settings["JUPYTER_URL"] = jupyter.url or ""
         settings["JUPYTER_TOKEN"] = env.get("JUPYTER_TOKEN", "")
-    if "SERVING_PORT" in env:
-        settings["SERVING_URL"] = f"http://localhost:{env['SERVING_PORT']}"
+    if serving := services.by_probe(found, "serving"):
+        settings["SERVING_URL"] = services.base(serving.url or "")
     if not show_secrets:
         settings = {k: v for k, v in settings.items() if k not in SECRET_KEYS}
     return settings

@@ -24,6 +24,7 @@ GIB = 1 << 30
 # Rough sizes of what a project builds (images + build cache); CUDA torch adds several GB.
 IMAGES_GB_CPU = 6
 IMAGES_GB_GPU = 15
+# Outside a project: the default stack's service names (inside one, compose's own list).
 SERVICE_NAMES = ("postgres", "objectstore", "mlflow", "jupyter", "serving")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
@@ -142,12 +143,12 @@ def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Check]:
     return checks
 
 
-def check_proxy(env: dict[str, str]) -> Check:
+def check_proxy(env: dict[str, str], names: tuple[str, ...] = SERVICE_NAMES) -> Check:
     proxies = [k for k in PROXY_VARS if env.get(k)]
     if not proxies:
         return Check("proxy", "ok", "no HTTP(S) proxy set")
     no_proxy = {p.strip() for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")}
-    missing = [n for n in ("localhost", "127.0.0.1", *SERVICE_NAMES) if n not in no_proxy]
+    missing = [n for n in ("localhost", "127.0.0.1", *names) if n not in no_proxy]
     if missing:
         return Check(
             "proxy",
@@ -311,21 +312,27 @@ def run(project: Project | None, env: dict[str, str] | None = None) -> list[Chec
                 failing[0].fix if failing else None,
             )
         )
-    checks += [check_proxy(env), check_ca(project_env, env), check_git()]
+    # Without .env (a fresh clone) compose cannot resolve the project yet; `devenv up` makes
+    # .env first and checks the ports itself.
+    config: dict[str, Any] | None = None
+    config_error: Check | None = None
+    if project is not None and (project.root / ".env").is_file():
+        try:
+            config = services.config(project)
+        except DevenvError as error:
+            config_error = Check("compose file", "fail", error.message, error.hint)
+    names = tuple(config["services"]) if config else SERVICE_NAMES
+    checks += [check_proxy(env, names), check_ca(project_env, env), check_git()]
     if project is not None:
         checks += check_project_files(project)
-        # Without .env (a fresh clone) compose cannot resolve the file yet; `devenv up` makes
-        # .env first and checks the ports itself.
-        if raw_info is not None and (project.root / ".env").is_file():
+        if config_error is not None:
+            checks.append(config_error)
+        elif config is not None and raw_info is not None:
             from devenv.stack import host_ports
 
-            try:
-                config = services.config(project)
-                ours = {port for c in docker.compose.ps() for port in host_ports(c)}
-                holders = {port: c.name for c in docker.container.list() for port in host_ports(c)}
-                checks.append(check_ports(project, config, ours, holders))
-            except DevenvError as error:
-                checks.append(Check("compose file", "fail", error.message, error.hint))
+            ours = {port for c in docker.compose.ps() for port in host_ports(c)}
+            holders = {port: c.name for c in docker.container.list() for port in host_ports(c)}
+            checks.append(check_ports(project, config, ours, holders))
     return checks
 
 

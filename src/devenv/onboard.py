@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from devenv import doctor, scaffold, smoke, stack
+from devenv import doctor, scaffold, services, smoke, stack
 from devenv.envfile import read_env
 from devenv.errors import DevenvError, DoctorFailedError, ProjectNotFoundError
 from devenv.progress import Progress
@@ -45,11 +45,11 @@ class OnboardResult:
 
 
 def _serving_ready(project: Project) -> bool:
-    port = read_env(project.root / ".env").get("SERVING_PORT")
-    if not port:
+    serving = services.by_probe(services.load(project), "serving")
+    if serving is None:
         return False
     try:
-        return httpx.get(f"http://localhost:{port}/ready", timeout=5).status_code == 200
+        return httpx.get(services.base(serving.url or "") + "/ready", timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
 

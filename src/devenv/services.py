@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from devenv.errors import DevenvError, EngineUnavailableError
 from devenv.project import Project
@@ -45,6 +46,18 @@ def from_config(config: dict[str, Any]) -> list[Service]:
             )
         )
     return sorted(found, key=lambda s: (s.order, s.name))
+
+
+def base(url: str) -> str:
+    """scheme://host:port of a URL label (the serving label points at /docs, Jupyter's at /lab)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def by_probe(known: list[Service], probe: str) -> Service | None:
+    """The service that answers a kind of probe (mlflow, s3, postgres, jupyter, serving): the
+    one place the rest of devenv learns where a service is, whatever its name or port."""
+    return next((s for s in known if s.probe == probe and s.url), None)
 
 
 def config(project: Project) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from devenv.envfile import read_env
+from devenv import services
 from devenv.errors import SmokeFailedError, UsageError
 from devenv.project import Project
 
@@ -70,9 +70,18 @@ def run(project: Project) -> list[Step]:
             "devenv smoke needs JupyterLab (to train) and the serving API in the project",
             hint="add them with: devenv update -d include_jupyter=true -d include_serving=true",
         )
-    env = read_env(project.root / ".env")
-    mlflow = f"http://localhost:{env.get('MLFLOW_PORT', '5050')}/api/2.0/mlflow"
-    serving = f"http://localhost:{env.get('SERVING_PORT', '8000')}"
+    known = services.load(project)
+    mlflow_service, serving_service = (
+        services.by_probe(known, "mlflow"),
+        services.by_probe(known, "serving"),
+    )
+    if mlflow_service is None or serving_service is None:
+        raise UsageError(
+            "devenv smoke needs the MLflow and serving services (with devenv.url labels)",
+            hint="restore their labels in compose.yaml (devenv update re-applies the template)",
+        )
+    mlflow = services.base(mlflow_service.url or "") + "/api/2.0/mlflow"
+    serving = services.base(serving_service.url or "")
     package = str(answers["package_name"])
     found: dict[str, Any] = {}
 

@@ -10,22 +10,14 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import copier
 import pytest
 
-from tests.helpers import Result, plain_template_copy, run_cli
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return plain_template_copy(tmp_path_factory.mktemp("template"))
+from tests.helpers import Result, rendered_project, run_cli
 
 
 @pytest.fixture
-def project(template: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "p"
-    copier.run_copy(str(template), dest, defaults=True, quiet=True, data={"gpu": "none"})
-    return dest
+def project(tmp_path: Path) -> Path:
+    return rendered_project(tmp_path)
 
 
 def one_error(result: Result, code: int, *words: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devenv import __version__
-from tests.helpers import run_cli
+from tests.helpers import rendered_project, run_cli
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,8 +110,9 @@ def test_reset_never_deletes_without_consent(
 
 
 def test_env_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    project = make_project(tmp_path)
-    (project / ".env").write_text("MLFLOW_PORT=5050\nS3_SECRET_KEY=hush\n")
+    project = rendered_project(tmp_path)
+    env = project / ".env"
+    env.write_text(env.read_text() + "MLFLOW_PORT=5050\nS3_SECRET_KEY=hush\n")
     result = run_cli(capsys, "env", "--format", "json", cwd=project)
     assert result.code == 0
     assert json.loads(result.out)["MLFLOW_TRACKING_URI"] == "http://localhost:5050"
@@ -146,14 +147,9 @@ def test_open_prints_or_hands_the_url_to_the_browser(
     import subprocess
     import sys
 
-    import copier
-
     from devenv.envfile import read_env
-    from tests.helpers import plain_template_copy
 
-    project = tmp_path / "p"
-    src = plain_template_copy(tmp_path / "src")
-    copier.run_copy(str(src), project, defaults=True, quiet=True, data={"gpu": "none"})
+    project = rendered_project(tmp_path)
     token = read_env(project / ".env")["JUPYTER_TOKEN"]
     printed = run_cli(capsys, "open", "jupyter", "--print", cwd=project)
     assert printed.code == 0, printed.err
@@ -205,21 +201,12 @@ def test_urls_are_never_cut(tmp_path: Path, width: int, monkeypatch: pytest.Monk
     import io
     import subprocess
 
-    import copier
     import yaml
     from rich.console import Console
 
     from devenv import console
-    from tests.helpers import plain_template_copy
 
-    project = tmp_path / "p"
-    copier.run_copy(
-        str(plain_template_copy(tmp_path / "src")),
-        project,
-        defaults=True,
-        quiet=True,
-        data={"gpu": "none"},
-    )
+    project = rendered_project(tmp_path)
     screen = io.StringIO()
     terminal = Console(file=screen, width=width, force_terminal=True, color_system=None)
     monkeypatch.setitem(console._consoles, "out", terminal)

@@ -23,14 +23,29 @@ MLFLOW_PORT=6000
 
 
 def project(tmp_path: Path) -> Project:
-    (tmp_path / ".env").write_text(ENV)
-    return Project(tmp_path)
+    """A real project (no serving API) whose .env then says what ENV says: compose resolves
+    the service registry's URL labels from it, as it does for a user."""
+    from tests.helpers import rendered_project
+
+    root = tmp_path / "p"
+    if not root.exists():
+        rendered_project(tmp_path, include_serving=False)
+        env = root / ".env"
+        env.write_text(env.read_text() + ENV)
+    return Project(root)
 
 
 def test_read_env_later_line_wins(tmp_path: Path) -> None:
     env = read_env(project(tmp_path).root / ".env")
     assert env["MLFLOW_PORT"] == "6000" and "# comment" not in env
     assert read_env(tmp_path / "missing") == {}
+
+
+def test_host_clients_get_proxied_artifact_transfers(tmp_path: Path) -> None:
+    settings = client_settings(project(tmp_path), show_secrets=False)
+    assert settings["MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"] == "false"
+    assert settings["MLFLOW_S3_ENDPOINT_URL"] == "http://localhost:8333"
+    assert settings["JUPYTER_URL"] == "http://localhost:8888/lab"
 
 
 def test_secrets_only_on_request(tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ import socket
 import stat
 from pathlib import Path
 
-import copier
 import pytest
 
 from devenv import doctor
 from devenv.project import Project
-from tests.helpers import plain_template_copy, run_cli
+from tests.helpers import rendered_project, run_cli
 
 OLD_DOCKER = (Path(__file__).parent / "fixtures" / "doctor" / "old-docker.sh").read_text()
 
@@ -30,9 +29,7 @@ def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    src = plain_template_copy(tmp_path / "src")
-    copier.run_copy(str(src), tmp_path / "p", defaults=True, quiet=True, data={"gpu": "none"})
-    return Project(tmp_path / "p")
+    return Project(rendered_project(tmp_path))
 
 
 def test_dead_docker_host(
