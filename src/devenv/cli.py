@@ -336,6 +336,23 @@ def status(
         )
 
 
+# One vocabulary with the template's `gpu` answer; the words of earlier releases still work.
+GPU_MODES = ("auto", "nvidia", "none")
+OLD_GPU_WORDS = {"on": "nvidia", "off": "none"}
+
+
+def _gpu_mode(value: str) -> str:
+    if value in OLD_GPU_WORDS:
+        console.info(f"note: --gpu {value} is now --gpu {OLD_GPU_WORDS[value]}")
+        return OLD_GPU_WORDS[value]
+    if value not in GPU_MODES:
+        raise UsageError(
+            f"--gpu must be auto, nvidia or none, got {value!r}",
+            hint="the same words as the template's gpu answer",
+        )
+    return value
+
+
 @app.command(cls=_Command, epilog=EXIT_CODES)
 def up(
     names: ServicesArgument = None,
@@ -374,14 +391,13 @@ def up(
 
       devenv up jupyter --build
 
-      devenv up --gpu off --timeout 900
+      devenv up --gpu none --timeout 900
     """
     from devenv import stack
     from devenv.envfile import read_env
     from devenv.project import GPU_OVERLAY, find_project
 
-    if gpu not in ("auto", "on", "off"):
-        raise UsageError(f"--gpu must be auto, on or off, got {gpu!r}")
+    gpu = _gpu_mode(gpu)
     project = find_project()
     renderer = console.LiveTable()
     with (

@@ -105,7 +105,7 @@ class ProjectConflictError(DevenvError):
 
 
 class GpuUnavailableError(DevenvError):
-    """`--gpu on` was asked for, but the host cannot run the GPU overlay."""
+    """`--gpu nvidia` was asked for, but the host cannot run the GPU overlay."""
 
     exit_code = 16
     label = "no GPU"

@@ -57,7 +57,7 @@ def parse_host(query: str | None, header: str | None, *, returncode: int = 0) ->
             "host",
             False,
             "no NVIDIA driver on this host (nvidia-smi not found)",
-            "install the NVIDIA driver, or run on CPU (--gpu off)",
+            "install the NVIDIA driver, or run on CPU (--gpu none)",
         )
     text = f"{query}\n{header or ''}"
     if "Failed to initialize NVML: Unknown Error" in text:

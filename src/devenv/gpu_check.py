@@ -49,7 +49,7 @@ def container_layer(project: Project, service: str) -> Layer:
             "container",
             False,
             f"{service}: {detail}",
-            "start the stack with the GPU overlay: devenv up --gpu on",
+            "start the stack with the GPU overlay: devenv up --gpu nvidia",
         )
     gpus = [line for line in out.splitlines() if line.startswith("GPU ")]
     return Layer(

@@ -284,11 +284,13 @@ def _env(**values: str) -> Iterator[None]:
 def gpu_plan(
     project: Project, mode: str, check_layers: Callable[[], list[Layer]]
 ) -> tuple[bool, str]:
-    """Whether to add the GPU overlay, and why. `--gpu on` fails here, before any change."""
-    if mode == "off":
-        return False, "GPU off (--gpu off)"
+    """Whether to add the GPU overlay, and why. `--gpu nvidia` fails here, before any change.
+
+    The words are the template's own (`gpu: auto|nvidia|none`)."""
+    if mode == "none":
+        return False, "GPU off (--gpu none)"
     if not (project.root / GPU_OVERLAY).is_file():
-        if mode == "on":
+        if mode == "nvidia":
             raise GpuUnavailableError(
                 f"this project has no {GPU_OVERLAY} (it was made with gpu=none)",
                 hint="add it with: devenv update -d gpu=auto",
@@ -298,7 +300,7 @@ def gpu_plan(
     if not failing:
         return True, "GPU ready: driver, engine and CUDA versions check out"
     why = "; ".join(layer.detail for layer in failing)
-    if mode == "on":
+    if mode == "nvidia":
         raise GpuUnavailableError(f"GPU not usable: {why}", hint=failing[0].fix)
     return False, f"starting on CPU: {why} (fix: {failing[0].fix})"
 

@@ -89,7 +89,29 @@ def test_ctrl_c_during_up_exits_130(
 
 def test_bad_gpu_value(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     result = run_cli(capsys, "up", "--gpu", "maybe", cwd=make_project(tmp_path))
-    assert result.code == 2 and "auto, on or off" in result.err
+    assert result.code == 2 and "auto, nvidia or none" in result.err
+
+
+def test_gpu_words_are_the_templates_and_old_ones_still_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv import stack
+
+    asked: list[str] = []
+
+    def fake_up(project: object, names: list[str], *, gpu: str, **_: object) -> None:
+        asked.append(gpu)
+        raise KeyboardInterrupt  # stop right there: only the mode matters here
+
+    monkeypatch.setattr(stack, "up", fake_up)
+    for word, mode, note in (
+        ("on", "nvidia", True),
+        ("off", "none", True),
+        ("none", "none", False),
+    ):
+        result = run_cli(capsys, "up", "--gpu", word, cwd=make_project(tmp_path))
+        assert result.code == 130 and asked[-1] == mode
+        assert (f"--gpu {word} is now --gpu {mode}" in result.err) is note
 
 
 def test_reset_never_deletes_without_consent(

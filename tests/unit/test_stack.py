@@ -107,8 +107,8 @@ NO_RUNTIME = [
         ("auto", True, OK, True),
         ("auto", True, NO_RUNTIME, False),
         ("auto", False, OK, False),
-        ("off", True, OK, False),
-        ("on", True, OK, True),
+        ("none", True, OK, False),
+        ("nvidia", True, OK, True),
     ],
 )
 def test_gpu_plan(
@@ -127,5 +127,5 @@ def test_gpu_on_fails_early_with_the_reason(tmp_path: Path, overlay: bool, words
     if overlay:
         (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
     with pytest.raises(GpuUnavailableError) as info:
-        stack.gpu_plan(Project(tmp_path), "on", lambda: NO_RUNTIME)
+        stack.gpu_plan(Project(tmp_path), "nvidia", lambda: NO_RUNTIME)
     assert words in info.value.message and info.value.hint
