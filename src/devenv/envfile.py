@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,15 +76,26 @@ def _filled(line: str) -> str:
 
 
 def write_private(path: Path, text: str, *, replace: bool = False) -> None:
-    """Write a file only its owner can read. Without `replace`, never overwrite one."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    """Write a file only its owner can read. Without `replace`, never overwrite one; with it,
+    the new content lands whole or not at all (a temporary file renamed over the old)."""
+    if not replace:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise ProjectFileError(f"{path} already exists; not overwritten") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    import tempfile
+
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 600
     try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise ProjectFileError(f"{path} already exists; not overwritten") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    path.chmod(0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def tighten(path: Path) -> bool:
@@ -100,11 +112,11 @@ class EnvSync:
     added: list[str] = field(default_factory=list)
 
 
-def ensure(root: Path, *, data_exists: bool) -> EnvSync:
+def ensure(root: Path, *, volumes: Sequence[str] = ()) -> EnvSync:
     """.env for the project at `root`: created from .env.example with fresh secrets when
     missing, and given every key .env.example has that it lacks. Existing values stay.
 
-    `data_exists`: volumes of this project exist. Their databases were initialised with the
+    `volumes`: this project's existing volumes. Their databases were initialised with the
     old secrets, so a new .env would lock the stack out of its own data: refuse instead.
     """
     env_path, example = root / ".env", root / ".env.example"
@@ -112,12 +124,12 @@ def ensure(root: Path, *, data_exists: bool) -> EnvSync:
         return EnvSync()
     example_text = _read_text(example)
     if not env_path.is_file():
-        if data_exists:
+        if volumes:
             raise ProjectFileError(
                 ".env is missing, but this project's volumes exist: their databases use the "
                 "secrets of the lost .env, so new ones would lock the stack out of its data",
                 hint="restore .env from a backup (or a teammate's copy); to start afresh "
-                "instead, delete the data with: devenv reset --yes",
+                f"instead, delete the data: docker volume rm {' '.join(volumes)}",
             )
         lines = [_filled(line) for line in example_text.splitlines()]
         header = "# Created by devenv from .env.example with fresh secrets. Keep it private.\n"

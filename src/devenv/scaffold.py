@@ -482,9 +482,12 @@ def _restore_edited_removals(
 
     with tempfile.TemporaryDirectory(prefix="devenv-old-") as tmp:
         old = Path(tmp) / "render"
-        copier.run_copy(
-            source, old, data=data, vcs_ref=old_ref, defaults=True, quiet=True, unsafe=False
-        )
+        try:
+            copier.run_copy(
+                source, old, data=data, vcs_ref=old_ref, defaults=True, quiet=True, unsafe=False
+            )
+        except _copier_failures():
+            pass  # the old version cannot be rendered: keep every deleted file, to be safe
         kept = []
         for name in deleted:
             committed = _git(root, "show", f"HEAD:{name}").stdout
@@ -551,11 +554,15 @@ def update_project(
         kept = _restore_edited_removals(root, source, str(old_ref), old_answers)
     except _copier_failures() as error:
         if env_missing:
-            (root / ".env").unlink(missing_ok=True)
+            (root / ".env").unlink(missing_ok=True)  # see below
         raise TemplateError(
             f"{_copier_message(error)} (template {source})",
             hint="the project was left as it was (git status shows it); check --template",
         ) from None
+    if env_missing:
+        # Copier re-renders a missing .env with new secrets. It stays missing: `devenv up`
+        # decides, knowing whether volumes made with the old secrets exist.
+        (root / ".env").unlink(missing_ok=True)
     changed = _changed_files(root)
     new_ref = project.answers().get("_commit")
     if conflicts := conflicted_files(root, changed):
@@ -567,13 +574,7 @@ def update_project(
     # .env is git-ignored and Copier never touches it: bring it in step with .env.example.
     example_after = example.read_text(encoding="utf-8") if example.is_file() else ""
     followed = envfile.follow(root / ".env", example_before, example_after)
-    if env_missing:
-        # Copier re-renders a missing .env with new secrets. It stays missing: `devenv up`
-        # decides, knowing whether volumes made with the old secrets exist.
-        (root / ".env").unlink(missing_ok=True)
-        synced = envfile.EnvSync()
-    else:
-        synced = envfile.ensure(root, data_exists=True)
+    synced = envfile.EnvSync() if env_missing else envfile.ensure(root)
     after = project.answers()
     differ = {
         k: (answers.get(k), after.get(k))

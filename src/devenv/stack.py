@@ -259,8 +259,7 @@ def prepare_env(project: Project, docker: Any) -> envfile.EnvSync:
     """A teammate's fresh clone has no .env: create it (fresh secrets), or add the keys a
     template update brought. Refuses when the project's volumes exist without their .env."""
     missing = not (project.root / ".env").is_file()
-    data_exists = bool(project_volumes(project, docker)) if missing else True
-    return envfile.ensure(project.root, data_exists=data_exists)
+    return envfile.ensure(project.root, volumes=project_volumes(project, docker) if missing else ())
 
 
 # ---------------------------------------------------------------- up

@@ -215,11 +215,18 @@ def test_update_with_a_changed_answer_keeps_env_in_step(  # type: ignore[no-unty
     assert ("object store seaweedfs -> minio" in result.err) == change.startswith("object_store")
 
 
-def test_update_never_recreates_a_missing_env(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("conflict", [False, True])
+def test_update_never_recreates_a_missing_env(  # type: ignore[no-untyped-def]
+    capsys, template_repo: Path, tmp_path: Path, conflict: bool
+) -> None:
     project = make_project(capsys, template_repo, tmp_path / "p")
     (project / ".env").unlink()
+    if conflict:  # the update stops on a conflict: .env must still not come back
+        readme = project / "README.md"
+        readme.write_text(readme.read_text().replace("## Daily use", "## Ours", 1))
+        git(project, "commit", "-qam", "ours")
     release_v2(template_repo, "## Daily use", "## Daily use (v2)")
-    assert run_cli(capsys, "update", cwd=project).code == 0
+    assert run_cli(capsys, "update", cwd=project).code == (6 if conflict else 0)
     assert not (project / ".env").exists(), "new secrets would lock the stack out of its volumes"
 
 

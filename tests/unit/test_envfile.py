@@ -45,7 +45,7 @@ def test_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_fresh_clone_gets_env_with_new_secrets_and_private_mode(tmp_path: Path) -> None:
     (tmp_path / ".env.example").write_text(EXAMPLE)
-    first = envfile.ensure(tmp_path, data_exists=False)
+    first = envfile.ensure(tmp_path)
     assert first.created
     env = envfile.read_env(tmp_path / ".env")
     assert env["COMPOSE_PROJECT_NAME"] == "demo" and env["POSTGRES_PORT"] == "5432"
@@ -57,7 +57,7 @@ def test_fresh_clone_gets_env_with_new_secrets_and_private_mode(tmp_path: Path) 
     other = tmp_path / "other"
     other.mkdir()
     (other / ".env.example").write_text(EXAMPLE)
-    envfile.ensure(other, data_exists=False)
+    envfile.ensure(other)
     assert envfile.read_env(other / ".env")["POSTGRES_PASSWORD"] != env["POSTGRES_PASSWORD"]
 
 
@@ -65,7 +65,7 @@ def test_existing_env_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / ".env.example").write_text(EXAMPLE)
     (tmp_path / ".env").write_text("POSTGRES_PASSWORD=mine\n")
     (tmp_path / ".env").chmod(0o644)
-    result = envfile.ensure(tmp_path, data_exists=True)
+    result = envfile.ensure(tmp_path)
     assert not result.created
     assert result.added == [
         "COMPOSE_PROJECT_NAME",
@@ -77,7 +77,7 @@ def test_existing_env_is_never_overwritten(tmp_path: Path) -> None:
     assert env["POSTGRES_PASSWORD"] == "mine", "an existing value is never touched"
     assert env["S3_SECRET_KEY"] != "change-me" and len(env["S3_SECRET_KEY"]) == 40
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
-    assert envfile.ensure(tmp_path, data_exists=True).added == [], "idempotent"
+    assert envfile.ensure(tmp_path).added == [], "idempotent"
     with pytest.raises(ProjectFileError, match="already exists"):
         envfile.write_private(tmp_path / ".env", "X=1\n")
 
@@ -85,8 +85,9 @@ def test_existing_env_is_never_overwritten(tmp_path: Path) -> None:
 def test_missing_env_with_existing_volumes_is_refused(tmp_path: Path) -> None:
     (tmp_path / ".env.example").write_text(EXAMPLE)
     with pytest.raises(ProjectFileError, match="volumes exist") as caught:
-        envfile.ensure(tmp_path, data_exists=True)
+        envfile.ensure(tmp_path, volumes=["demo_postgres-data", "demo_objectstore-data"])
     assert "restore .env" in (caught.value.hint or "")
+    assert "docker volume rm demo_postgres-data demo_objectstore-data" in (caught.value.hint or "")
     assert not (tmp_path / ".env").exists()
 
 
