@@ -192,6 +192,12 @@ def update(
 ) -> None:
     """Update this project from its template, keeping your edits, secrets and settings.
 
+    The template comes from the source the project records (.copier-answers.yml), at its
+    newest release, unless --template / --vcs-ref say otherwise. Needs a clean git tree.
+    Conflicts are left inline between <<<<<<< and >>>>>>> markers and the command exits
+    non-zero. A file you edited that the template dropped is kept; .env keeps every value and
+    gains the keys new in .env.example.
+
     Examples:
 
       devenv update
@@ -199,9 +205,6 @@ def update(
       devenv update -d object_store=seaweedfs --json
 
       devenv update --template https://github.com/ml-devenv/ml-devenv.git --vcs-ref v0.2.0
-
-    Needs a clean git tree. Conflicts are left inline between <<<<<<< and >>>>>>> markers and
-    the command exits non-zero; .env and its secrets are never touched.
     """
     from devenv import scaffold
     from devenv.project import find_project

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from devenv import envfile, health, preflight, services
 from devenv.envfile import read_env
@@ -137,20 +136,15 @@ def _exec_probe(project: Project, service: str, command: list[str]) -> ProbeResu
     )
 
 
-def _base(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def probe(project: Project, service: Service, env: dict[str, str]) -> ProbeResult | None:
     """The app-level check named by the service's `devenv.probe` label."""
     kind, url = service.probe, service.url or ""
     if kind == "mlflow":
-        return health.mlflow_api(_base(url))
+        return health.mlflow_api(services.base(url))
     if kind == "jupyter":
-        return health.jupyter_api(_base(url), env.get("JUPYTER_TOKEN", ""))
+        return health.jupyter_api(services.base(url), env.get("JUPYTER_TOKEN", ""))
     if kind == "serving":
-        return health.http_ok(_base(url) + "/health")
+        return health.http_ok(services.base(url) + "/health")
     if kind == "postgres":
         sql = 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"'
         return _exec_probe(project, service.name, ["sh", "-c", sql])
