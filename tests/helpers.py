@@ -69,3 +69,14 @@ def rendered_project(tmp_path: Path, **answers: object) -> Path:
     src = plain_template_copy(tmp_path / "template-src")
     copier.run_copy(str(src), dest, defaults=True, quiet=True, data={"gpu": "none", **answers})
     return dest
+
+
+def git(cwd: Path, *args: str) -> str:
+    """git with a throwaway identity (test machines may have none); stdout, raising on failure."""
+    import subprocess
+
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    done = subprocess.run(
+        ["git", *identity, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return done.stdout

@@ -278,8 +278,7 @@ def run(project: Project | None, env: dict[str, str] | None = None) -> list[Chec
         )
     except (DockerException, FileNotFoundError) as error:
         engine_version, raw_info = None, None
-        if "docker endpoint" in str(getattr(error, "stderr", "") or ""):
-            bad = services.bad_docker_host()
+        if bad := services.bad_docker_host(error):
             engine_check = Check("docker engine", "fail", bad.message, bad.hint)
     checks.append(engine_check or check_engine(engine_version))
     try:

@@ -67,9 +67,9 @@ def config(project: Project) -> dict[str, Any]:
     try:
         result: dict[str, Any] = project.docker().compose.config(return_json=True)
     except DockerException as error:
+        if bad_host := bad_docker_host(error):
+            raise bad_host from None
         detail = (error.stderr or str(error)).strip().splitlines()
-        if "docker endpoint" in " ".join(detail):
-            raise bad_docker_host() from None
         raise DevenvError(
             f"docker compose could not read {project.root / 'compose.yaml'}: "
             f"{detail[-1] if detail else 'unknown error'}",
@@ -82,7 +82,11 @@ def config(project: Project) -> dict[str, Any]:
     return result
 
 
-def bad_docker_host() -> EngineUnavailableError:
+def bad_docker_host(error: BaseException) -> EngineUnavailableError | None:
+    """The docker CLI's complaint about a malformed DOCKER_HOST, as one error naming it; None
+    for any other failure. The one place that recognises it."""
+    if "docker endpoint" not in str(getattr(error, "stderr", "") or ""):
+        return None
     value = os.environ.get("DOCKER_HOST", "")
     return EngineUnavailableError(
         f"DOCKER_HOST={value} is not an engine address docker understands",

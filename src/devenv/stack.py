@@ -55,8 +55,8 @@ def _engine_answers() -> bool:
     try:
         DockerClient().system.info()
     except DockerException as error:
-        if "docker endpoint" in f"{error.stderr or ''}":
-            raise services.bad_docker_host() from None
+        if bad_host := services.bad_docker_host(error):
+            raise bad_host from None
         return not _engine_down(f"{error.stderr or ''} {error}")
     except FileNotFoundError:
         raise ToolMissingError(
@@ -86,8 +86,8 @@ def engine_errors() -> Iterator[None]:
     try:
         yield
     except DockerException as error:
-        if "docker endpoint" in f"{error.stderr or ''}":
-            raise services.bad_docker_host() from None
+        if bad_host := services.bad_docker_host(error):
+            raise bad_host from None
         # Some calls stream stderr to the terminal, so the text is not always in the error:
         # when it is not, ask the engine directly.
         if _engine_down(f"{error.stderr or ''}") or not _engine_answers():

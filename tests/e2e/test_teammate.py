@@ -23,18 +23,10 @@ import pytest
 from devenv.envfile import read_env
 from devenv.scaffold import template_root
 from tests.e2e.conftest import PORT_KEYS, free_port
-from tests.helpers import run_cli
+from tests.helpers import git, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = template_root()
-
-
-def git(cwd: Path, *args: str) -> str:
-    identity = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    done = subprocess.run(
-        ["git", *identity, *args], cwd=cwd, check=True, capture_output=True, text=True
-    )
-    return done.stdout
 
 
 def release_repo(dest: Path) -> str:

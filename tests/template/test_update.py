@@ -12,15 +12,7 @@ import pytest
 from devenv import scaffold
 from devenv.envfile import read_env
 from devenv.scaffold import template_root
-from tests.helpers import run_cli
-
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout
-
+from tests.helpers import git, run_cli
 
 def plain_git_template(tmp_path: Path) -> Path:
     """A git copy of the template tagged v1."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Result, rendered_project, run_cli
+from tests.helpers import Result, git, rendered_project, run_cli
 
 
 @pytest.fixture
@@ -98,10 +98,9 @@ def test_env_not_utf8(capsys, project: Path) -> None:  # type: ignore[no-untyped
 
 
 def test_broken_answers_file(capsys, project: Path) -> None:  # type: ignore[no-untyped-def]
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     (project / ".copier-answers.yml").write_text("_commit: v1\nproject_name: [unclosed\n")
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "broken"]):
-        subprocess.run([*git, *args], cwd=project, check=True, capture_output=True)
+        git(project, *args)
     one_error(run_cli(capsys, "update", cwd=project), 20, "not valid YAML")
 
 
