@@ -60,6 +60,20 @@ def by_probe(known: list[Service], probe: str) -> Service | None:
     return next((s for s in known if s.probe == probe and s.url), None)
 
 
+# What the docker CLI says when `compose` is no plugin of it: it reads compose's own flags, or
+# the word itself, as unknown.
+COMPOSE_MISSING = (
+    "unknown command: docker compose",
+    "'compose' is not a docker command",
+    "unknown flag: --file",
+    "unknown flag: --project-directory",
+)
+
+
+def _compose_missing(stderr: str) -> bool:
+    return any(marker in stderr for marker in COMPOSE_MISSING)
+
+
 def config(project: Project) -> dict[str, Any]:
     """`docker compose config` as JSON: the project as compose resolves it (with .env)."""
     from python_on_whales.exceptions import DockerException
@@ -69,6 +83,10 @@ def config(project: Project) -> dict[str, Any]:
     except DockerException as error:
         if bad_host := bad_docker_host(error):
             raise bad_host from None
+        if _compose_missing(str(error.stderr or "")):
+            from devenv.preflight import check_compose_version
+
+            check_compose_version(None)  # raises the one "compose v2 missing" error (exit 11)
         detail = (error.stderr or str(error)).strip().splitlines()
         raise DevenvError(
             f"docker compose could not read {project.root / 'compose.yaml'}: "

@@ -37,6 +37,20 @@ def test_no_docker_cli_on_path(capsys, project: Path, tmp_path: Path, monkeypatc
         one_error(run_cli(capsys, command, cwd=project), 7, "docker CLI is not installed")
 
 
+def test_docker_without_the_compose_plugin(
+    capsys, project: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The docker CLI alone reads compose's flags as its own: say compose is missing (exit 11)."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "docker").write_text('#!/bin/sh\necho "unknown flag: --file" >&2\nexit 125\n')
+    (fake / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    for command in ("urls", "open", "status"):
+        args = [command, "jupyter"] if command == "open" else [command]
+        one_error(run_cli(capsys, *args, cwd=project), 11, "Docker Compose v2 is not installed")
+
+
 def test_malformed_docker_host(capsys, project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DOCKER_HOST", "not-a-url://")
     for command in ("status", "up"):
