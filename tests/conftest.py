@@ -20,16 +20,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @cache
 def _engine_problem() -> str | None:
     """None when a Docker engine answers, else a one-line reason."""
-    from python_on_whales import DockerClient
-    from python_on_whales.exceptions import DockerException
+    from devenv.engine import Engine
+    from devenv.errors import DevenvError
 
     try:
-        DockerClient().system.info()
-    except DockerException as error:
-        return f"no Docker engine answers ({str(error).strip().splitlines()[-1][:120]})"
-    except FileNotFoundError:
-        return "the docker CLI is not installed"
-    return None
+        return None if Engine().answers() else "no Docker engine answers"
+    except DevenvError as error:  # no docker CLI, a malformed DOCKER_HOST
+        return error.message
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -18,15 +18,13 @@ from typer.core import TyperCommand, TyperGroup
 # Only what every run needs is imported here; each command imports its own modules, so that
 # --help, --version and completion stay fast (python-on-whales, httpx, yaml, copier load late).
 from devenv import __version__, console
-from devenv.errors import (
-    DevenvError,
-    GpuUnavailableError,
-    InterruptedByUserError,
-    StackUnhealthyError,
-    ToolMissingError,
-    UsageError,
-    exit_codes,
-)
+from devenv.client_env import EnvFormat
+from devenv.errors import DevenvError, InterruptedByUserError, UsageError, exit_codes
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from devenv.engine import Engine
 
 # Every command's help ends with the exit codes: scripts branch on them (docs/cli.md).
 EXIT_CODES = "Exit codes: " + ", ".join(f"{code} {label}" for code, label in exit_codes()) + "."
@@ -74,6 +72,21 @@ def _interruptible(hint: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise InterruptedByUserError("interrupted", hint=hint) from None
+
+
+def _engine() -> Engine:
+    """The command's one Engine, for the project around the current folder."""
+    from devenv.engine import Engine
+    from devenv.project import find_project
+
+    return Engine(find_project())
+
+
+def views() -> ModuleType:
+    """What commands show (imported late: rich and the use cases load only when needed)."""
+    from devenv import views as shown
+
+    return shown
 
 
 def _version(value: bool) -> None:
@@ -162,24 +175,7 @@ def new(
             vcs_ref=vcs_ref,
             git_init=git,
         )
-    elapsed = time.monotonic() - started
-    if json_output:
-        answers = {k: v for k, v in result.answers.items() if not k.startswith("_")}
-        console.print_json(
-            {
-                "path": str(result.dest),
-                "template": result.template,
-                "ref": result.ref,
-                "git": result.git_initialised,
-                "answers": answers,
-                "seconds": round(elapsed, 3),
-            }
-        )
-        return
-    console.success(f"created {result.dest} in {elapsed:.1f}s (template {result.ref or 'local'})")
-    console.info("secrets were generated into .env (git-ignored)")
-    console.info(f"next: cd {result.dest} && devenv up")
-    console.out.print(str(result.dest))
+    views().new(result, time.monotonic() - started, as_json=json_output)
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)
@@ -209,46 +205,10 @@ def update(
     from devenv import scaffold
     from devenv.project import find_project
 
-    project = find_project()
     result = scaffold.update_project(
-        project, scaffold.parse_data(data or []), template=template, vcs_ref=vcs_ref
+        find_project(), scaffold.parse_data(data or []), template=template, vcs_ref=vcs_ref
     )
-    if json_output:
-        console.print_json(
-            {
-                "path": str(result.root),
-                "from": result.old_ref,
-                "to": result.new_ref,
-                "changed": result.changed,
-                "kept": result.kept,
-                "env_added": result.env.added,
-                "env_updated": result.env_follow.updated,
-                "env_kept": result.env_follow.kept,
-                "answers_changed": {k: list(v) for k, v in result.answers.items()},
-            }
-        )
-        return
-    for name in result.kept:
-        console.warn(f"kept {name}: you edited it and the new template no longer ships it")
-    if result.env.added:
-        console.info(f".env: added {', '.join(result.env.added)} (new in .env.example)")
-    if result.env_follow.updated:
-        console.info(f".env: now follows the template for {', '.join(result.env_follow.updated)}")
-    for key in result.env_follow.kept:
-        console.warn(f".env: kept your own {key}; the template changed its default: check it")
-    if result.store_changed:
-        before, after = result.answers["object_store"]
-        console.warn(
-            f"object store {before} -> {after}: artifacts stay in the old store's files on the "
-            f"objectstore-data volume, which {after} cannot read; start it empty with: "
-            "devenv reset objectstore (deletes them), or move them first (docs/object-stores.md)"
-        )
-    if not result.changed:
-        console.success(f"already up to date ({result.new_ref})")
-        return
-    console.success(f"updated {result.old_ref} -> {result.new_ref}; review with: git diff")
-    for name in result.changed:
-        console.out.print(name)
+    views().update(result, as_json=json_output)
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)
@@ -262,26 +222,20 @@ def urls(*, json_output: JsonOption = False) -> None:
       devenv urls --json | jq -r '.[] | select(.name == "mlflow") | .url'
     """
     from devenv import services
-    from devenv.project import find_project
 
-    found = services.load(find_project())
-    if json_output:
-        console.print_json([s.as_dict() for s in found])
-        return
-    rows = [(s.title, s.url or "-") for s in found]
-    rows += [(f"{s.title} console", s.console) for s in found if s.console]
-    console.print_urls(rows)
+    views().urls(services.load(_engine()), as_json=json_output)
 
 
-def _watch_status(project: Any, names: list[str]) -> None:
+def _watch_status(engine: Engine, names: list[str]) -> None:
     from rich.live import Live
 
-    from devenv import render, stack
+    from devenv import stack
 
     try:
         with Live(console=console.out, auto_refresh=False) as live:
             while True:
-                live.update(render.status(stack.status(project, names)), refresh=True)
+                live.update(views().status_table(stack.status(engine, names)), refresh=True)
+                engine.forget()  # .env may change between refreshes
                 time.sleep(2)
     except KeyboardInterrupt:
         return
@@ -317,43 +271,16 @@ def status(
 
       devenv status --watch
     """
-    from devenv import render, stack
-    from devenv.project import find_project
+    from devenv import stack
 
-    project = find_project()
+    engine = _engine()
     if watch:
-        _watch_status(project, names or [])
+        _watch_status(engine, names or [])
         return
-    results = stack.status(project, names or [])
-    if json_output:
-        console.print_json(
-            {"ok": all(r.ok for r in results), "services": [r.as_dict() for r in results]}
-        )
-    else:
-        console.out.print(render.status(results))
-    failing = [r.service.name for r in results if not r.ok]
-    if failing:
-        raise StackUnhealthyError(
-            f"not working: {', '.join(failing)}",
-            hint=f"see why: devenv logs {failing[0]}; start or heal: devenv up",
-        )
-
-
-# One vocabulary with the template's `gpu` answer; the words of earlier releases still work.
-GPU_MODES = ("auto", "nvidia", "none")
-OLD_GPU_WORDS = {"on": "nvidia", "off": "none"}
-
-
-def _gpu_mode(value: str) -> str:
-    if value in OLD_GPU_WORDS:
-        console.info(f"note: --gpu {value} is now --gpu {OLD_GPU_WORDS[value]}")
-        return OLD_GPU_WORDS[value]
-    if value not in GPU_MODES:
-        raise UsageError(
-            f"--gpu must be auto, nvidia or none, got {value!r}",
-            hint="the same words as the template's gpu answer",
-        )
-    return value
+    results = stack.status(engine, names or [])
+    views().status(results, as_json=json_output)
+    if failure := stack.unhealthy(results):
+        raise failure
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)
@@ -397,11 +324,10 @@ def up(
       devenv up --gpu none --timeout 900
     """
     from devenv import stack
-    from devenv.envfile import read_env
-    from devenv.project import GPU_OVERLAY, find_project
+    from devenv.project import GPU_OVERLAY
 
-    gpu = _gpu_mode(gpu)
-    project = find_project()
+    mode = stack.parse_gpu_mode(gpu)
+    engine = _engine()
     renderer = console.LiveTable()
     with (
         _interruptible(
@@ -411,38 +337,23 @@ def up(
         renderer,
     ):
         result = stack.up(
-            project,
+            engine,
             names or [],
             build=build,
             timeout=timeout,
-            gpu=gpu,
+            gpu=mode,
             on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
         )
-    if result.env.created:
-        console.info(".env created from .env.example with fresh secrets (git-ignored, mode 600)")
-    elif result.env.added:
-        console.info(f".env: added {', '.join(result.env.added)} from .env.example")
-    if gpu == "auto" and not result.gpu and (project.root / GPU_OVERLAY).is_file():
-        console.info(f"GPU: {result.gpu_reason}")
-    token = read_env(project.root / ".env").get("JUPYTER_TOKEN")
-    failing = [st.service.name for st in result.statuses if not st.ok]
-    if json_output:
-        console.print_json(
-            {
-                "ok": not failing,
-                "seconds": round(result.seconds, 1),
-                "gpu": result.gpu,
-                "gpu_reason": result.gpu_reason,
-                "services": [st.as_dict() for st in result.statuses],
-            }
-        )
-    else:
-        console.print_urls(stack.url_rows(result.statuses, token))
-    if failing:
-        raise StackUnhealthyError(
-            f"started, but not working: {', '.join(failing)}",
-            hint=f"see devenv status and devenv logs {failing[0]}",
-        )
+    assert engine.project is not None
+    quiet_cpu = mode != "auto" or not (engine.project.root / GPU_OVERLAY).is_file()
+    views().up(
+        result,
+        engine.env.get("JUPYTER_TOKEN"),
+        gpu_note=not result.gpu and not quiet_cpu,
+        as_json=json_output,
+    )
+    if failure := stack.unhealthy(result.statuses, started=True):
+        raise failure
     console.success(f"stack up and working in {result.seconds:.1f}s")
 
 
@@ -472,29 +383,12 @@ def gpu_check(
       devenv gpu-check --service serving --require-gpu --json
     """
     from devenv import gpu_check as checker
-    from devenv import render, services, stack
-    from devenv.project import find_project
 
-    project = find_project()
-    stack.check_names(services.load(project), [service])
     with _interruptible("the probe was stopped; nothing changed"):
-        report = checker.run(project, service)
-    if json_output:
-        console.print_json(report.as_dict())
-    else:
-        console.out.print(render.gpu(report))
-        for row in report.comparison:
-            flag = "  [red]LOW[/]" if row["low"] else ""
-            console.out.print(
-                f"{row['metric']}: {row['measured']} vs {row['reference']} ({row['card']} "
-                f"reference) = {row['percent']} %{flag}"
-            )
-    if require_gpu and not report.cuda_available:
-        failing = next((layer for layer in report.layers if not layer.ok), None)
-        raise GpuUnavailableError(
-            f"CUDA is not usable in {service}: {failing.detail if failing else 'no GPU'}",
-            hint=(failing.fix if failing and failing.fix else "see devenv gpu-check"),
-        )
+        report = checker.run(_engine(), service)
+    views().gpu_check(report, as_json=json_output)
+    if require_gpu:
+        checker.require_cuda(report)
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)
@@ -522,30 +416,21 @@ def doctor(
       devenv doctor --json --report doctor-report.json
     """
     from devenv import doctor as doc
-    from devenv import render
-    from devenv.errors import DoctorFailedError, ProjectNotFoundError
+    from devenv.engine import Engine
+    from devenv.errors import ProjectNotFoundError
     from devenv.project import find_project
 
     try:
         project = find_project()
     except ProjectNotFoundError:
         project = None
-    checks = doc.run(project)
-    if json_output:
-        console.print_json(
-            {"ok": all(c.status != "fail" for c in checks), "checks": [c.as_dict() for c in checks]}
-        )
-    else:
-        console.out.print(render.doctor(checks))
+    engine = Engine(project)
+    checks = doc.run(project, engine=engine)
+    views().checks(checks, as_json=json_output)
     if report is not None:
-        written = doc.report(project, checks, report)
+        written = doc.report(project, checks, report, engine=engine)
         console.info(f"diagnostic bundle (secrets redacted): {written}")
-    failed = [c.name for c in checks if c.status == "fail"]
-    if failed:
-        raise DoctorFailedError(
-            f"{len(failed)} check(s) failed: {', '.join(failed)}",
-            hint="apply the fixes above, then run devenv doctor again",
-        )
+    doc.raise_on_failure(checks)
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)
@@ -573,37 +458,15 @@ def onboard(
       devenv onboard my-project --json
     """
     from devenv import onboard as flow
-    from devenv import render
 
-    renderer = console.LiveTable()
-
-    def show(phase: Any) -> None:
-        console.err.print(render.phase(phase), highlight=False)
-
+    show, renderer = views(), console.LiveTable()
     with _interruptible("re-run devenv onboard: it picks up where it stopped"), renderer:
         result = flow.run(
             dest,
-            on_phase=show,
+            on_phase=show.phase,
             on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
         )
-    if json_output:
-        console.print_json(
-            {
-                "path": str(result.root),
-                "seconds": round(result.seconds, 1),
-                "phases": [p.as_dict() for p in result.phases],
-                "urls": dict(result.urls),
-            }
-        )
-        return
-    console.print_urls(result.urls)
-    console.info(f"credentials: {result.root / '.env'} (JUPYTER_TOKEN, S3 keys, DB passwords)")
-    console.info(
-        "next: open JupyterLab, run notebooks/quickstart.ipynb; daily use: devenv up / "
-        "status / down (docs/daily-use.md)"
-    )
-    breakdown = ", ".join(f"{p.name} {p.seconds:.0f}s" for p in result.phases)
-    console.success(f"onboarded in {result.seconds:.0f}s ({breakdown})")
+    show.onboard(result, as_json=json_output)
 
 
 @app.command(cls=_Command, epilog=EXIT_CODES)
@@ -621,24 +484,14 @@ def smoke(*, json_output: JsonOption = False) -> None:
 
       devenv smoke --json
     """
-    from devenv import render, stack
     from devenv import smoke as smoke_test
-    from devenv.project import find_project
 
-    project = find_project()
+    engine = _engine()
     started = time.monotonic()
     with _interruptible("the smoke test was stopped; the stack is as it was"):
-        steps = stack.with_engine(lambda: smoke_test.run(project))
-    if json_output:
-        console.print_json(
-            {
-                "ok": all(s.ok for s in steps),
-                "seconds": round(time.monotonic() - started, 2),
-                "steps": [s.as_dict() for s in steps],
-            }
-        )
-    else:
-        console.out.print(render.smoke(steps))
+        engine.require()
+        steps = smoke_test.run(engine)
+    views().checks(steps, as_json=json_output, seconds=time.monotonic() - started)
     smoke_test.raise_on_failure(steps)
     console.success(f"golden path proven in {time.monotonic() - started:.1f}s")
 
@@ -653,13 +506,12 @@ def restart(names: ServicesArgument = None) -> None:
 
       devenv restart serving mlflow
     """
-    from devenv import services, stack
-    from devenv.project import find_project
+    from devenv import services
 
-    project = find_project()
-    if names:
-        stack.check_names(services.load(project), names)
-    stack.with_engine(lambda: project.docker().compose.restart(names or None))
+    engine = _engine()
+    services.check_names(services.load(engine), names or [])
+    engine.require()
+    engine.restart(names or [])
     console.success(
         f"restarted {', '.join(names) if names else 'all services'}; check with: devenv status"
     )
@@ -680,10 +532,9 @@ def reset(
       devenv reset --yes
     """
     from devenv import stack
-    from devenv.project import find_project
 
-    project = find_project()
-    plans = stack.reset_plan(project, names or [])
+    engine = _engine()
+    plans = stack.reset_plan(engine, names or [])
     if not plans:
         console.info("nothing to delete")
         return
@@ -698,7 +549,7 @@ def reset(
         if not typer.confirm("Delete these volumes?", default=False, err=True):
             console.info("nothing deleted")
             raise typer.Exit(1)
-    deleted = stack.reset(project, plans, names or [])
+    deleted = stack.reset(engine, plans, names or [])
     console.success(f"deleted {len(deleted)} volume(s); devenv up starts afresh")
 
 
@@ -712,11 +563,9 @@ def down() -> None:
 
       devenv down
     """
-    from devenv import stack
-    from devenv.project import find_project
-
-    project = find_project()
-    stack.with_engine(lambda: project.docker().compose.down(remove_orphans=True))
+    engine = _engine()
+    engine.require()
+    engine.down()
     console.success("stopped; volumes kept (your data is safe)")
 
 
@@ -742,29 +591,23 @@ def logs(
 
       devenv logs --tail 20
     """
-    from devenv import services, stack
-    from devenv.project import find_project
+    from devenv import services
 
-    project = find_project()
-    if service:
-        stack.check_names(services.load(project), [service])
-    stream = stack.with_engine(
-        lambda: project.docker().compose.logs(
-            [service] if service else [], follow=follow, since=since, tail=str(tail), stream=True
-        )
-    )
-    for _source, chunk in stream:
-        console.out.file.write(chunk.decode(errors="replace"))
-        console.out.file.flush()
+    engine = _engine()
+    services.check_names(services.load(engine), [service] if service else [])
+    engine.require()
+    show = views()
+    for text in engine.logs([service] if service else [], follow=follow, since=since, tail=tail):
+        show.raw(text)
 
 
 @app.command(name="env", cls=_Command, epilog=EXIT_CODES)
 def env_(
     *,
     fmt: Annotated[
-        str,
+        EnvFormat,
         typer.Option("--format", metavar="FORMAT", help="dotenv, shell (export lines) or json."),
-    ] = "dotenv",
+    ] = EnvFormat.dotenv,
     show_secrets: Annotated[
         bool, typer.Option("--show-secrets", help="Include keys, passwords and tokens.")
     ] = False,
@@ -778,12 +621,9 @@ def env_(
       devenv env --format json --show-secrets
     """
     from devenv import client_env
-    from devenv.project import find_project
 
-    if fmt not in ("dotenv", "shell", "json"):
-        raise UsageError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
-    settings = client_env.client_settings(find_project(), show_secrets=show_secrets)
-    console.out.file.write(client_env.render(settings, fmt) + "\n")
+    settings = client_env.client_settings(_engine(), show_secrets=show_secrets)
+    views().raw(client_env.render(settings, fmt.value) + "\n")
     if not show_secrets:
         console.info("secrets left out; add --show-secrets to include them")
 
@@ -813,14 +653,9 @@ def ps(*, json_output: JsonOption = False) -> None:
 
       devenv ps --json
     """
-    from devenv import render, stack
-    from devenv.project import find_project
+    from devenv import stack
 
-    rows = stack.ps(find_project())
-    if json_output:
-        console.print_json([r.as_dict() for r in rows])
-        return
-    console.out.print(render.ps(rows))
+    views().ps(stack.ps(_engine()), as_json=json_output)
 
 
 @app.command(
@@ -852,14 +687,12 @@ def exec_(
       devenv exec mlflow python -c "import mlflow; print(mlflow.__version__)"
     """
     from devenv import stack
-    from devenv.project import find_project
 
-    project = find_project()
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     with _interruptible("the command was stopped; the service keeps running"):
-        out = stack.exec_in(project, service, command or [], tty=tty)
+        out = stack.exec_in(_engine(), service, command or [], tty=tty)
     if out:
-        console.out.file.write(out if out.endswith("\n") else out + "\n")
+        views().raw(out if out.endswith("\n") else out + "\n")
 
 
 @app.command(name="open", cls=_Command, epilog=EXIT_CODES)
@@ -888,9 +721,8 @@ def open_(
       devenv open mlflow --print
     """
     from devenv import stack
-    from devenv.project import find_project
 
-    url = stack.service_url(find_project(), service, console_url=console_url)
+    url = stack.service_url(_engine(), service, console_url=console_url)
     if not print_only:
         import webbrowser
 
@@ -899,13 +731,6 @@ def open_(
             return
         console.info("no browser found here: open this URL yourself")
     console.out.print(url, soft_wrap=True, markup=False, highlight=False)
-
-
-def _docker_cli_missing(error: Exception) -> bool:
-    """python-on-whales' ClientNotFoundError, checked without importing it at start-up."""
-    module = sys.modules.get("python_on_whales.client_config")
-    missing = getattr(module, "ClientNotFoundError", None) if module else None
-    return isinstance(missing, type) and isinstance(error, missing)
 
 
 def main() -> None:
@@ -931,12 +756,6 @@ def main() -> None:
         console.error("aborted")
         raise SystemExit(130) from None
     except Exception as error:
-        if _docker_cli_missing(error):
-            console.error(
-                "the docker CLI is not installed (not found on PATH)",
-                "install Docker Engine or Docker Desktop, then open a new shell",
-            )
-            raise SystemExit(ToolMissingError.exit_code) from None
         # Usage errors (click's, vendored by typer): duck-typed to work across typer versions.
         show, exit_code = getattr(error, "show", None), getattr(error, "exit_code", None)
         if callable(show) and isinstance(exit_code, int):

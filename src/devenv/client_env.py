@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import json
 import shlex
+from enum import Enum
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from devenv import services
-from devenv.envfile import read_env
-from devenv.project import Project
-from devenv.services import Service
+from devenv.engine import Engine
+
+
+class EnvFormat(str, Enum):
+    """How `devenv env` writes the settings."""
+
+    dotenv = "dotenv"
+    shell = "shell"
+    json = "json"
+
 
 SECRET_KEYS = frozenset(
     {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "JUPYTER_TOKEN"}
 )
 
 
-def client_settings(
-    project: Project, *, show_secrets: bool, known: list[Service] | None = None
-) -> dict[str, str]:
+def client_settings(engine: Engine, *, show_secrets: bool) -> dict[str, str]:
     """Endpoints from the service registry (compose's own resolution of the URL labels), the
     credentials from .env."""
-    env = read_env(project.root / ".env")
-    found = services.load(project) if known is None else known
+    env, found = engine.env, services.load(engine)
     settings: dict[str, str] = {}
     if mlflow := services.by_probe(found, "mlflow"):
         settings["MLFLOW_TRACKING_URI"] = services.base(mlflow.url or "")
@@ -53,7 +58,7 @@ def client_settings(
 
 
 def render(settings: dict[str, str], fmt: str) -> str:
-    if fmt == "json":
+    if fmt == EnvFormat.json:
         return json.dumps(settings, indent=2, sort_keys=True)
     if fmt == "shell":
         return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in settings.items())

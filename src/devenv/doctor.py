@@ -11,14 +11,15 @@ import os
 import platform
 import re
 import shutil
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv import __version__, envfile, gpu, preflight, services
+from devenv import __version__, envfile, gpu, preflight
+from devenv.engine import Engine, EngineInfo
 from devenv.envfile import read_env
-from devenv.errors import DevenvError
+from devenv.errors import DevenvError, DoctorFailedError
 from devenv.project import Project
+from devenv.result import Result, from_error
 
 GIB = 1 << 30
 # Rough sizes of what a project builds (images + build cache); CUDA torch adds several GB.
@@ -29,17 +30,6 @@ SERVICE_NAMES = ("postgres", "objectstore", "mlflow", "jupyter", "serving")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
-@dataclass
-class Check:
-    name: str
-    status: str  # ok | warn | fail
-    detail: str
-    fix: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def _version_tuple(text: str) -> tuple[int, ...]:
     parsed = preflight.parse_compose_version(text)
     if parsed:
@@ -48,9 +38,9 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(digits)
 
 
-def check_engine(version_text: str | None) -> Check:
+def check_engine(version_text: str | None) -> Result:
     if version_text is None:
-        return Check(
+        return Result(
             "docker engine",
             "fail",
             "the Docker engine is not answering",
@@ -58,7 +48,7 @@ def check_engine(version_text: str | None) -> Check:
         )
     version = _version_tuple(version_text)
     if version and version[0] < 25:
-        return Check(
+        return Result(
             "docker engine",
             "warn",
             f"Docker Engine {version_text}: older than 25 (no healthcheck "
@@ -66,22 +56,14 @@ def check_engine(version_text: str | None) -> Check:
             "upgrade Docker Engine to 28 or newer",
         )
     if version and version[0] < 28:
-        return Check(
+        return Result(
             "docker engine",
             "warn",
             f"Docker Engine {version_text}: before 28, ports published on 127.0.0.1 "
             "can be reached from other hosts on the local network",
             "upgrade Docker Engine to 28 or newer",
         )
-    return Check("docker engine", "ok", f"Docker Engine {version_text}")
-
-
-def check_compose(version_text: str | None) -> Check:
-    try:
-        preflight.check_compose_version(version_text)
-    except DevenvError as error:
-        return Check("compose", "fail", error.message, error.hint)
-    return Check("compose", "ok", (version_text or "").strip())
+    return Result("docker engine", "ok", f"Docker Engine {version_text}")
 
 
 def runtime_name(info: dict[str, Any]) -> str:
@@ -99,14 +81,15 @@ def runtime_name(info: dict[str, Any]) -> str:
     return "Docker Engine"
 
 
-def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Check]:
-    checks = [Check("runtime", "ok", f"{runtime_name(info)} on {info.get('OperatingSystem', '?')}")]
+def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Result]:
+    where_runs = f"{runtime_name(info)} on {info.get('OperatingSystem', '?')}"
+    checks = [Result("runtime", "ok", where_runs)]
     root = Path(str(info.get("DockerRootDir") or "/"))
     where = root if root.exists() else Path("/")
     free = shutil.disk_usage(where).free / GIB
     need = IMAGES_GB_GPU if gpu_project else IMAGES_GB_CPU
     checks.append(
-        Check(
+        Result(
             "disk",
             "ok" if free >= need * 2 else "warn" if free >= need else "fail",
             f"{free:.0f} GB free at {where} (the stack's images need about {need} GB)",
@@ -117,7 +100,7 @@ def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Check]:
     )
     memory = float(info.get("MemTotal") or 0) / GIB
     checks.append(
-        Check(
+        Result(
             "memory",
             "ok" if memory >= 8 else "warn",
             f"{memory:.0f} GB available to containers",
@@ -129,7 +112,7 @@ def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Check]:
     arch = str(info.get("Architecture") or platform.machine())
     arm = arch in ("aarch64", "arm64")
     checks.append(
-        Check(
+        Result(
             "cpu architecture",
             "ok",
             f"{arch}"
@@ -143,61 +126,56 @@ def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Check]:
     return checks
 
 
-def check_proxy(env: dict[str, str], names: tuple[str, ...] = SERVICE_NAMES) -> Check:
+def check_proxy(env: dict[str, str], names: tuple[str, ...] = SERVICE_NAMES) -> Result:
     proxies = [k for k in PROXY_VARS if env.get(k)]
     if not proxies:
-        return Check("proxy", "ok", "no HTTP(S) proxy set")
+        return Result("proxy", "ok", "no HTTP(S) proxy set")
     no_proxy = {p.strip() for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")}
     missing = [n for n in ("localhost", "127.0.0.1", *names) if n not in no_proxy]
     if missing:
-        return Check(
+        return Result(
             "proxy",
             "warn",
             f"{proxies[0]} is set but NO_PROXY lacks {', '.join(missing)}",
             "add them to NO_PROXY so calls between the services skip the proxy",
         )
-    return Check("proxy", "ok", f"{proxies[0]} set; NO_PROXY covers the services")
+    return Result("proxy", "ok", f"{proxies[0]} set; NO_PROXY covers the services")
 
 
-def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Check:
+def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Result:
     bundle = project_env.get("EXTRA_CA_CERTS", "")
     if bundle and not Path(bundle).expanduser().is_file():
-        return Check(
+        return Result(
             "ca bundle",
             "fail",
             f"EXTRA_CA_CERTS={bundle} does not exist",
             "point EXTRA_CA_CERTS in .env at your company's CA PEM file",
         )
     if bundle:
-        return Check("ca bundle", "ok", f"image builds trust {bundle}")
+        return Result("ca bundle", "ok", f"image builds trust {bundle}")
     if any(env.get(k) for k in PROXY_VARS):
-        return Check(
+        return Result(
             "ca bundle",
             "warn",
             "a proxy is set but no EXTRA_CA_CERTS",
             "if the proxy intercepts TLS, set EXTRA_CA_CERTS in .env (docs/corporate-networks.md)",
         )
-    return Check("ca bundle", "ok", "no extra CA needed")
+    return Result("ca bundle", "ok", "no extra CA needed")
 
 
-def check_git() -> Check:
+def check_git() -> Result:
     if shutil.which("git"):
-        return Check("git", "ok", "git is installed")
-    return Check("git", "warn", "git is not installed (devenv update needs it)", "install git")
+        return Result("git", "ok", "git is installed")
+    return Result("git", "warn", "git is not installed (devenv update needs it)", "install git")
 
 
-def check_project_files(project: Project) -> list[Check]:
-    checks = []
-    try:
-        preflight.check_conflicts(project)
-        checks.append(Check("project files", "ok", "no unresolved update conflicts"))
-    except DevenvError as error:
-        checks.append(Check("project files", "fail", error.message, error.hint))
+def check_project_files(project: Project) -> list[Result]:
+    checks = [preflight.check_conflicts(project)]
     env_path, example = project.root / ".env", project.root / ".env.example"
     if not env_path.is_file():
         if example.is_file():
             checks.append(
-                Check(
+                Result(
                     ".env",
                     "warn",
                     ".env is missing (a fresh clone: it is git-ignored)",
@@ -206,7 +184,7 @@ def check_project_files(project: Project) -> list[Check]:
             )
         else:
             checks.append(
-                Check(
+                Result(
                     ".env",
                     "fail",
                     ".env and .env.example are both missing",
@@ -224,15 +202,15 @@ def check_project_files(project: Project) -> list[Check]:
             f"replace each {envfile.PLACEHOLDER} with a secret of [A-Za-z0-9_-] (or delete the "
             "line: devenv up adds it with a fresh one)"
         )
-        checks.append(Check(".env", "fail", "; ".join(what), fix))
+        checks.append(Result(".env", "fail", "; ".join(what), fix))
     elif missing:
         fix = "devenv up adds them from .env.example; your values are kept"
-        checks.append(Check(".env", "warn", "; ".join(what), fix))
+        checks.append(Result(".env", "warn", "; ".join(what), fix))
     else:
-        checks.append(Check(".env", "ok", f"{len(env)} settings, none missing"))
+        checks.append(Result(".env", "ok", f"{len(env)} settings, none missing"))
     if env_path.stat().st_mode & 0o077:
         checks.append(
-            Check(
+            Result(
                 ".env permissions",
                 "warn",
                 f".env is readable by other users (mode {env_path.stat().st_mode & 0o777:o})",
@@ -242,67 +220,29 @@ def check_project_files(project: Project) -> list[Check]:
     return checks
 
 
-def check_ports(
-    project: Project, config: dict[str, Any], ours: set[int], holders: dict[int, str]
-) -> Check:
-    try:
-        preflight.check_ports(
-            project, preflight.published_ports(config), ours=ours, container_holding=holders
-        )
-    except DevenvError as error:
-        return Check("ports", "fail", error.message, error.hint)
-    return Check("ports", "ok", "every published port is free (or already ours)")
-
-
-def run(project: Project | None, env: dict[str, str] | None = None) -> list[Check]:
-    """All checks; the Docker ones degrade to a single failure when the engine is down."""
-    from python_on_whales import DockerClient
-    from python_on_whales.client_config import ClientNotFoundError
-    from python_on_whales.exceptions import DockerException
-
+def run(
+    project: Project | None, env: dict[str, str] | None = None, engine: Engine | None = None
+) -> list[Result]:
+    """All checks; the Docker ones degrade to a single failure when the engine is down. The
+    compose, conflict and port checks are the ones `devenv up` stops on (preflight)."""
     env = dict(os.environ) if env is None else env
-    docker = project.docker() if project else DockerClient()
-    checks: list[Check] = []
-    engine_check: Check | None = None
+    engine = engine or Engine(project)
+    checks: list[Result] = []
+    info: EngineInfo | None = None
     try:
-        server = docker.version().server
-        engine_version: str | None = str(server.version) if server else None
-        raw_info = docker.system.info()
-    except ClientNotFoundError:
-        engine_version, raw_info = None, None
-        engine_check = Check(
-            "docker engine",
-            "fail",
-            "the docker CLI is not installed (not on PATH)",
-            "install Docker Engine or Docker Desktop, then open a new shell",
-        )
-    except (DockerException, FileNotFoundError) as error:
-        engine_version, raw_info = None, None
-        if bad := services.bad_docker_host(error):
-            engine_check = Check("docker engine", "fail", bad.message, bad.hint)
-    checks.append(engine_check or check_engine(engine_version))
-    try:
-        compose_text: str | None = str(docker.compose.version())
-    except (DockerException, FileNotFoundError, ClientNotFoundError):
-        compose_text = None
-    checks.append(check_compose(compose_text))
-    project_env = read_env(project.root / ".env") if project else {}
+        info = engine.info if engine.answers() else None
+        checks.append(check_engine(info.server_version if info else None))
+    except DevenvError as error:  # no docker CLI, a malformed DOCKER_HOST
+        checks.append(from_error("docker engine", error))
+    checks.append(preflight.check_compose_version(engine.compose_version))
+    project_env = engine.env if project else {}
     gpu_project = bool(project and (project.root / "compose.gpu.yaml").is_file())
-    if raw_info is not None:
-        info = {
-            "OperatingSystem": raw_info.operating_system,
-            "Name": raw_info.name,
-            "ServerVersion": raw_info.server_version,
-            "DockerRootDir": raw_info.docker_root_dir,
-            "MemTotal": raw_info.mem_total,
-            "Architecture": raw_info.architecture,
-            **gpu.engine_facts(raw_info),
-        }
-        checks += check_resources(info, gpu_project=gpu_project)
-        layers = gpu.layers(info, project_env.get("TORCH_INDEX_URL"))
+    if info is not None:
+        checks += check_resources(info.facts, gpu_project=gpu_project)
+        layers = gpu.layers(info.facts, project_env.get("TORCH_INDEX_URL"))
         failing = gpu.problems(layers)
         checks.append(
-            Check(
+            Result(
                 "gpu",
                 "ok" if not failing else "warn",
                 layers[0].detail
@@ -314,25 +254,30 @@ def run(project: Project | None, env: dict[str, str] | None = None) -> list[Chec
     # Without .env (a fresh clone) compose cannot resolve the project yet; `devenv up` makes
     # .env first and checks the ports itself.
     config: dict[str, Any] | None = None
-    config_error: Check | None = None
+    config_error: Result | None = None
     if project is not None and (project.root / ".env").is_file():
         try:
-            config = services.config(project)
+            config = engine.config
         except DevenvError as error:
-            config_error = Check("compose file", "fail", error.message, error.hint)
+            config_error = from_error("compose file", error)
     names = tuple(config["services"]) if config else SERVICE_NAMES
     checks += [check_proxy(env, names), check_ca(project_env, env), check_git()]
     if project is not None:
         checks += check_project_files(project)
         if config_error is not None:
             checks.append(config_error)
-        elif config is not None and raw_info is not None:
-            from devenv.stack import host_ports
-
-            ours = {port for c in docker.compose.ps() for port in host_ports(c)}
-            holders = {port: c.name for c in docker.container.list() for port in host_ports(c)}
-            checks.append(check_ports(project, config, ours, holders))
+        elif config is not None and info is not None:
+            checks.append(preflight.check_published_ports(engine))
     return checks
+
+
+def raise_on_failure(checks: list[Result]) -> None:
+    failed = [c.name for c in checks if c.failed]
+    if failed:
+        raise DoctorFailedError(
+            f"{len(failed)} check(s) failed: {', '.join(failed)}",
+            hint="apply the fixes above, then run devenv doctor again",
+        )
 
 
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
@@ -373,7 +318,11 @@ def redact(value: Any, secrets: list[str]) -> Any:
 
 
 def report(
-    project: Project | None, checks: list[Check], path: Path, env: dict[str, str] | None = None
+    project: Project | None,
+    checks: list[Result],
+    path: Path,
+    env: dict[str, str] | None = None,
+    engine: Engine | None = None,
 ) -> Path:
     """A diagnostic bundle for bug reports: no secret may appear in it."""
     project_env = read_env(project.root / ".env") if project else {}
@@ -388,7 +337,7 @@ def report(
     }
     if project is not None:
         try:
-            bundle["compose_config"] = services.config(project)
+            bundle["compose_config"] = (engine or Engine(project)).config
         except DevenvError as error:
             bundle["compose_config_error"] = error.message
     # Compose lets the shell override .env: those values are redacted too.

@@ -152,6 +152,16 @@ class ExecFailedError(DevenvError):
     exit_code = 1
 
 
+class DockerCommandError(DevenvError):
+    """A docker or compose command ran and failed for a reason of its own (not a missing
+    engine or CLI): its stderr and exit code travel with the one-line message."""
+
+    def __init__(self, message: str, *, stderr: str = "", return_code: int | None = None) -> None:
+        super().__init__(message, hint="docker compose's own output is above; devenv doctor")
+        self.stderr = stderr
+        self.return_code = return_code
+
+
 def exit_codes() -> list[tuple[int, str]]:
     """(code, label) for every error class, for --help and docs: one place for them."""
     found = {0: "ok"}

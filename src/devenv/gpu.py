@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from devenv.result import Result
 
 # Minimum driver for each CUDA major the images' torch wheels are built for (NVIDIA's CUDA
 # toolkit release notes, "minimum required driver version" for Linux).
@@ -32,16 +33,19 @@ REFERENCE: dict[str, dict[str, float]] = {
 THRESHOLD = 0.7
 
 
-@dataclass
-class Layer:
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+class Layer(Result):
+    """A GPU layer as the one result type: ok, or warn. A missing GPU is a caveat, not a
+    failure: the CPU path still works."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __init__(
+        self,
+        name: str,
+        ok: bool,
+        detail: str,
+        fix: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(name, "ok" if ok else "warn", detail, fix, data or {})
 
 
 # ---------------------------------------------------------------- host
@@ -130,11 +134,6 @@ def host_layer() -> Layer:
 
 
 # ---------------------------------------------------------------- engine
-
-
-def engine_facts(info: Any) -> dict[str, Any]:
-    """The parts of python-on-whales' SystemInfo the engine layer reads, in `docker info` keys."""
-    return {"Runtimes": info.runtimes or {}, "CDISpecDirs": getattr(info, "cdi_spec_dirs", None)}
 
 
 def parse_engine(info: dict[str, Any], *, hook_installed: bool) -> Layer:

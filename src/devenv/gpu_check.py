@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv import gpu, gpu_probe, stack
-from devenv.envfile import read_env
-from devenv.errors import StackUnhealthyError
+from devenv import gpu, gpu_probe, services
+from devenv.engine import Engine
+from devenv.errors import GpuUnavailableError, StackUnhealthyError
 from devenv.gpu import Layer
-from devenv.project import Project
+from devenv.result import report
+from devenv.services import check_names
 
 
 @dataclass
@@ -26,23 +27,19 @@ class GpuReport:
         return bool(self.probe.get("cuda_available"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "cuda_available": self.cuda_available,
-            "layers": [layer.as_dict() for layer in self.layers],
-            "probe": self.probe,
-            "comparison": self.comparison,
-        }
+        return report(
+            self.layers,
+            service=self.service,
+            cuda_available=self.cuda_available,
+            probe=self.probe,
+            comparison=self.comparison,
+        )
 
 
-def container_layer(project: Project, service: str) -> Layer:
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        out = str(project.docker().compose.execute(service, ["nvidia-smi", "-L"], tty=False))
-    except DockerException as error:
-        text = f"{error.stderr or ''}".strip().splitlines()
-        detail = text[-1] if text else "nvidia-smi failed"
+def container_layer(engine: Engine, service: str) -> Layer:
+    result = engine.exec(service, ["nvidia-smi", "-L"])
+    if not result.ok:
+        detail = result.last_line("nvidia-smi failed")
         if "executable file not found" in detail or "no such file" in detail.lower():
             detail = "no GPU passed into the container (nvidia-smi is not there)"
         return Layer(
@@ -51,7 +48,7 @@ def container_layer(project: Project, service: str) -> Layer:
             f"{service}: {detail}",
             "start the stack with the GPU overlay: devenv up --gpu nvidia",
         )
-    gpus = [line for line in out.splitlines() if line.startswith("GPU ")]
+    gpus = [line for line in result.stdout.splitlines() if line.startswith("GPU ")]
     return Layer(
         "container",
         bool(gpus),
@@ -60,15 +57,15 @@ def container_layer(project: Project, service: str) -> Layer:
     )
 
 
-def framework_layer(project: Project, service: str) -> tuple[Layer, dict[str, Any]]:
+def framework_layer(engine: Engine, service: str) -> tuple[Layer, dict[str, Any]]:
     """Run gpu_probe.py with the container's own Python and torch."""
-    from python_on_whales.exceptions import DockerException
-
     source = Path(gpu_probe.__file__).read_text(encoding="utf-8")
+    result = engine.exec(service, ["python", "-c", source])
     try:
-        out = str(project.docker().compose.execute(service, ["python", "-c", source], tty=False))
-        probe: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    except (DockerException, ValueError, IndexError) as error:
+        if not result.ok:
+            raise ValueError(result.last_line())
+        probe: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as error:
         return Layer("framework", False, f"the probe did not run in {service}: {error}"), {}
     if probe.get("cuda_available"):
         detail = (
@@ -85,18 +82,26 @@ def framework_layer(project: Project, service: str) -> tuple[Layer, dict[str, An
     return Layer("framework", False, detail, data=probe), probe
 
 
-def run(project: Project, service: str) -> GpuReport:
-    running = stack.containers(project).get(service)
-    if running is None or running.state != "running":
+def run(engine: Engine, service: str) -> GpuReport:
+    check_names(services.load(engine), [service])
+    running = engine.states().get(service)
+    if running is None or not running.running:
         raise StackUnhealthyError(
             f"{service} is not running", hint=f"start it first: devenv up {service}"
         )
-    with stack.engine_errors():
-        info = project.docker().system.info()
-    engine = gpu.engine_facts(info)
-    torch_index = read_env(project.root / ".env").get("TORCH_INDEX_URL")
-    layers = gpu.layers(engine, torch_index)
-    layers.append(container_layer(project, service))
-    framework, probe = framework_layer(project, service)
+    layers = gpu.layers(engine.info.facts, engine.env.get("TORCH_INDEX_URL"))
+    layers.append(container_layer(engine, service))
+    framework, probe = framework_layer(engine, service)
     layers.append(framework)
     return GpuReport(service, layers, probe, gpu.compare(probe))
+
+
+def require_cuda(report: GpuReport) -> None:
+    """`--require-gpu`: CUDA must be usable in the service."""
+    if report.cuda_available:
+        return
+    failing = next((layer for layer in report.layers if not layer.ok), None)
+    raise GpuUnavailableError(
+        f"CUDA is not usable in {report.service}: {failing.detail if failing else 'no GPU'}",
+        hint=(failing.fix if failing and failing.fix else "see devenv gpu-check"),
+    )

@@ -9,43 +9,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import httpx
 
 from devenv import doctor, scaffold, services, smoke, stack
-from devenv.envfile import read_env
+from devenv.engine import Engine
 from devenv.errors import DevenvError, DoctorFailedError, ProjectNotFoundError
 from devenv.progress import Progress
 from devenv.project import Project, find_project
+from devenv.result import Result
 
-
-@dataclass
-class Phase:
-    name: str
-    status: str  # done | skipped | failed
-    detail: str
-    seconds: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# A phase did its work (ok) or found it already done (skip); a failure raises.
+Outcome = Literal["ok", "skip"]
 
 
 @dataclass
 class OnboardResult:
     root: Path
-    phases: list[Phase] = field(default_factory=list)
+    phases: list[Result] = field(default_factory=list)
     urls: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
-        return sum(p.seconds for p in self.phases)
+        return sum(p.seconds or 0.0 for p in self.phases)
 
 
-def _serving_ready(project: Project) -> bool:
-    serving = services.by_probe(services.load(project), "serving")
+def _serving_ready(engine: Engine) -> bool:
+    serving = services.by_probe(services.load(engine), "serving")
     if serving is None:
         return False
     try:
@@ -57,19 +50,20 @@ def _serving_ready(project: Project) -> bool:
 def run(
     dest: Path | None,
     *,
-    on_phase: Callable[[Phase], None],
+    on_phase: Callable[[Result], None],
     on_progress: Callable[[Progress], None],
 ) -> OnboardResult:
-    def timed(name: str, action: Callable[[], tuple[str, str]]) -> Phase:
+    def timed(name: str, action: Callable[[], tuple[Outcome, str]]) -> Result:
         started = time.monotonic()
         try:
             status, detail = action()
         except DevenvError as error:
-            phase = Phase(name, "failed", error.message, time.monotonic() - started)
+            phase = Result(name, "fail", error.message, error.hint)
+            phase.seconds = time.monotonic() - started
             on_phase(phase)
             result.phases.append(phase)
             raise
-        phase = Phase(name, status, detail, time.monotonic() - started)
+        phase = Result(name, status, detail, seconds=time.monotonic() - started)
         on_phase(phase)
         result.phases.append(phase)
         return phase
@@ -81,8 +75,10 @@ def run(
     target = project.root if project else (dest or Path("my-ml-project")).resolve()
     result = OnboardResult(target)
 
-    def check() -> tuple[str, str]:
-        checks = doctor.run(project)
+    engine = Engine(project)
+
+    def check() -> tuple[Outcome, str]:
+        checks = doctor.run(project, engine=engine)
         failed = [c for c in checks if c.status == "fail"]
         if len(failed) == 1:
             only = failed[0]
@@ -98,66 +94,58 @@ def run(
                 details="\n".join(lines),
             )
         warns = [c.name for c in checks if c.status == "warn"]
-        return "done", f"{len(checks)} checks" + (
-            f", warnings: {', '.join(warns)}" if warns else ""
-        )
+        return "ok", f"{len(checks)} checks" + (f", warnings: {', '.join(warns)}" if warns else "")
 
-    def create() -> tuple[str, str]:
-        nonlocal project
+    def create() -> tuple[Outcome, str]:
+        nonlocal project, engine
         if project is not None:
             # A teammate's clone has no .env (it is git-ignored): made here, fresh secrets.
-            found = project
-            synced = stack.with_engine(lambda: stack.prepare_env(found, found.docker()))
+            engine.require()
+            synced = stack.prepare_env(engine)
             if synced.created:
-                return "done", f"{project.root}: .env created from .env.example, fresh secrets"
+                return "ok", f"{project.root}: .env created from .env.example, fresh secrets"
             if synced.added:
-                return "done", f"{project.root}: added {', '.join(synced.added)} to .env"
-            return "skipped", f"using the existing project in {project.root}"
+                return "ok", f"{project.root}: added {', '.join(synced.added)} to .env"
+            return "skip", f"using the existing project in {project.root}"
         made = scaffold.new_project(target, {}, defaults=True)
         project = Project(made.dest)
-        return "done", f"created {made.dest} (secrets generated into .env)"
+        engine = Engine(project)
+        return "ok", f"created {made.dest} (secrets generated into .env)"
 
-    def start() -> tuple[str, str]:
-        assert project is not None
-        current = stack.status(project)
+    def start() -> tuple[Outcome, str]:
+        current = stack.status(engine)
         if current and all(s.ok for s in current):
-            return "skipped", "the stack is already up and working"
-        up = stack.up(project, [], build=None, timeout=900, gpu="auto", on_progress=on_progress)
-        failing = [s.service.name for s in up.statuses if not s.ok]
-        if failing:
-            raise DevenvError(
-                f"started, but not working: {', '.join(failing)}", hint=f"devenv logs {failing[0]}"
-            )
-        return "done", f"up in {up.seconds:.0f}s; {up.gpu_reason}"
+            return "skip", "the stack is already up and working"
+        up = stack.up(engine, [], build=None, timeout=900, gpu="auto", on_progress=on_progress)
+        if failure := stack.unhealthy(up.statuses, started=True):
+            raise failure
+        return "ok", f"up in {up.seconds:.0f}s; {up.gpu_reason}"
 
-    def verify() -> tuple[str, str]:
-        assert project is not None
-        current = stack.status(project)
-        bad = [s.service.name for s in current if not s.ok]
-        if bad:
-            raise DevenvError(f"not working: {', '.join(bad)}", hint=f"devenv logs {bad[0]}")
-        return "done", f"{len(current)} services pass their probes"
+    def verify() -> tuple[Outcome, str]:
+        current = stack.status(engine)
+        if failure := stack.unhealthy(current):
+            raise failure
+        return "ok", f"{len(current)} services pass their probes"
 
-    def gpu_layer() -> tuple[str, str]:
-        assert project is not None
+    def gpu_layer() -> tuple[Outcome, str]:
         from devenv import gpu_check
 
-        if "jupyter" not in {s.service.name for s in stack.status(project)}:
-            return "skipped", "no JupyterLab in this project"
-        report = gpu_check.run(project, "jupyter")
+        if "jupyter" not in {s.name for s in services.load(engine)}:
+            return "skip", "no JupyterLab in this project"
+        report = gpu_check.run(engine, "jupyter")
         last = report.layers[-1]
-        return "done", ("GPU works: " if report.cuda_available else "CPU only: ") + last.detail
+        return "ok", ("GPU works: " if report.cuda_available else "CPU only: ") + last.detail
 
-    def loop() -> tuple[str, str]:
+    def loop() -> tuple[Outcome, str]:
         assert project is not None
         answers = project.answers()
         if not (answers.get("include_jupyter") and answers.get("include_serving")):
-            return "skipped", "the project has no JupyterLab or no serving API"
-        if _serving_ready(project):
-            return "skipped", "a model is already served"
-        steps = smoke.run(project)
+            return "skip", "the project has no JupyterLab or no serving API"
+        if _serving_ready(engine):
+            return "skip", "a model is already served"
+        steps = smoke.run(engine)
         smoke.raise_on_failure(steps)
-        return "done", f"{len(steps)} steps: trained, tracked, stored, registered, served"
+        return "ok", f"{len(steps)} steps: trained, tracked, stored, registered, served"
 
     timed("doctor", check)
     timed("project", create)
@@ -165,7 +153,5 @@ def run(
     timed("status", verify)
     timed("gpu-check", gpu_layer)
     timed("smoke", loop)
-    assert project is not None
-    token = read_env(project.root / ".env").get("JUPYTER_TOKEN")
-    result.urls = stack.url_rows(stack.status(project), token)
+    result.urls = stack.url_rows(stack.status(engine), engine.env.get("JUPYTER_TOKEN"))
     return result

@@ -1,6 +1,7 @@
 """Checks made before `devenv up` touches anything: compose version, project files, host ports.
 
-Each failure is raised before a container starts, naming what is wrong and what to change.
+Each returns a Result: `devenv up` stops on the first that fails (raising its error, before a
+container starts), `devenv doctor` shows them all.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devenv.envfile import read_env
 from devenv.errors import ComposeMissingError, PortBusyError, ProjectConflictError
 from devenv.project import Project
+from devenv.result import Result, fail, ok
 from devenv.scaffold import conflicted_files
+
+if TYPE_CHECKING:
+    from devenv.engine import Engine
 
 MIN_COMPOSE = (2, 20)
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - compose's meaning of a port with no host IP
@@ -31,22 +36,33 @@ def parse_compose_version(text: str) -> tuple[int, int, int] | None:
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
-def check_compose_version(version_text: str | None) -> None:
+def check_compose_version(version_text: str | None) -> Result:
     """`version_text` is `docker compose version` output, or None when the plugin is missing."""
     if version_text is None:
         v1 = " (only the old docker-compose v1 was found)" if _has_compose_v1() else ""
-        raise ComposeMissingError(
+        return fail(
+            "compose",
             f"Docker Compose v2 is not installed as `docker compose`{v1}",
-            hint="install the compose plugin (Docker Desktop ships it; on Linux: the "
+            "install the compose plugin (Docker Desktop ships it; on Linux: the "
             "docker-compose-plugin package), then run `docker compose version`",
+            ComposeMissingError,
         )
     version = parse_compose_version(version_text)
     if version is None or version[:2] < MIN_COMPOSE:
         found = ".".join(map(str, version)) if version else version_text.strip()
-        raise ComposeMissingError(
+        return fail(
+            "compose",
             f"Docker Compose {found} is too old: devenv needs {'.'.join(map(str, MIN_COMPOSE))}+",
-            hint="update Docker Desktop, or the docker-compose-plugin package",
+            "update Docker Desktop, or the docker-compose-plugin package",
+            ComposeMissingError,
         )
+    return ok("compose", version_text.strip())
+
+
+def compose_version_error(version_text: str | None) -> ComposeMissingError:
+    """The error for a missing (None) or too old compose."""
+    found = check_compose_version(version_text)
+    return ComposeMissingError(found.detail, hint=found.fix)
 
 
 def _has_compose_v1() -> bool:
@@ -65,13 +81,16 @@ def project_files(root: Path) -> Iterable[str]:
             yield (Path(folder) / name).relative_to(root).as_posix()
 
 
-def check_conflicts(project: Project) -> None:
+def check_conflicts(project: Project) -> Result:
     found = conflicted_files(project.root, project_files(project.root))
     if found:
-        raise ProjectConflictError(
+        return fail(
+            "project files",
             f"unresolved update conflicts in: {', '.join(found[:5])}",
-            hint="resolve the <<<<<<< markers (and delete .rej files), commit, then run again",
+            "resolve the <<<<<<< markers (and delete .rej files), commit, then run again",
+            ProjectConflictError,
         )
+    return ok("project files", "no unresolved update conflicts")
 
 
 @dataclass(frozen=True)
@@ -161,7 +180,7 @@ def check_ports(
     *,
     ours: set[int],
     container_holding: dict[int, str],
-) -> None:
+) -> Result:
     """Every port must be free, unless this project's own containers already publish it."""
     for item in ports:
         if item.port in ours or port_is_free(item.host_ip, item.port):
@@ -170,7 +189,23 @@ def check_ports(
         who = f"container {holder}" if holder else (process_holding(item.port) or "another program")
         key = env_key_for(project, item.port)
         change = f"set another {key} in .env" if key else "change the port in .env"
-        raise PortBusyError(
+        return fail(
+            "ports",
             f"port {item.port} ({item.service}) is already in use by {who}",
-            hint=f"stop it, or {change}, then run devenv up again",
+            f"stop it, or {change}, then run devenv up again",
+            PortBusyError,
         )
+    return ok("ports", "every published port is free (or already ours)")
+
+
+def check_published_ports(engine: Engine, services: Iterable[str] | None = None) -> Result:
+    """check_ports for the project's published ports, knowing which containers hold them."""
+    ours = {port for c in engine.containers(all=False) for port in c.host_ports}
+    holders = {port: c.name for c in engine.containers_everywhere() for port in c.host_ports}
+    assert engine.project is not None
+    return check_ports(
+        engine.project,
+        published_ports(engine.config, services),
+        ours=ours,
+        container_holding=holders,
+    )

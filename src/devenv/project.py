@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from devenv.errors import ProjectFileError, ProjectNotFoundError
-
-if TYPE_CHECKING:
-    from python_on_whales import DockerClient
 
 ANSWERS_FILE = ".copier-answers.yml"
 COMPOSE_FILE = "compose.yaml"
@@ -25,18 +21,6 @@ class Project:
     @property
     def answers_path(self) -> Path:
         return self.root / ANSWERS_FILE
-
-    def docker(self, *, gpu: bool = False) -> DockerClient:
-        """The one Docker client for this project: every compose call goes through it.
-
-        `gpu` adds the NVIDIA overlay; only `devenv up` decides when that is safe.
-        """
-        from python_on_whales import DockerClient
-
-        files: list[str | Path] = [self.root / COMPOSE_FILE]
-        if gpu:
-            files.append(self.root / GPU_OVERLAY)
-        return DockerClient(compose_project_directory=self.root, compose_files=files)
 
     def answers(self) -> dict[str, object]:
         try:

@@ -1,5 +1,5 @@
 """How results look on a terminal: one vocabulary of marks and one table shape for status,
-doctor, gpu-check, smoke, ps and onboard. `--json` bypasses all of this."""
+doctor, gpu-check, smoke and onboard (devenv.result), plus ps. `--json` bypasses all of this."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from devenv.doctor import Check
-    from devenv.gpu_check import GpuReport
-    from devenv.onboard import Phase
-    from devenv.smoke import Step
-    from devenv.stack import ContainerRow, ServiceStatus
+    from devenv.engine import Container
+    from devenv.result import Result
 
 # One word per outcome, everywhere: ok (it works), warn (works, with a caveat), FAIL, - (skipped).
 MARKS = {
@@ -49,72 +46,45 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, wrap: str = 
     return shown
 
 
-def status(results: list[ServiceStatus]) -> Any:
+def results(items: Sequence[Result], *, header: str = "check", columns: Sequence[str] = ()) -> Any:
+    """The one table for results (status, doctor, gpu-check, smoke): a mark, the name, the
+    chosen `data` columns, seconds when timed, and the detail with its fix when not ok."""
+    timed = any(r.seconds is not None for r in items)
     return table(
-        ("", "service", "state", "health", "probe", "ms"),
+        ("", header, *columns, *(("s",) if timed else ()), "detail"),
         (
             (
-                mark(r.ok),
-                r.service.name,
-                r.state,
-                r.health or "-",
-                r.probe.detail if r.probe else "-",
-                f"{r.probe.latency_ms:.0f}" if r.probe else "",
+                mark(r.status),
+                r.name,
+                *(str(r.data.get(c) if r.data.get(c) is not None else "-") for c in columns),
+                *((f"{r.seconds or 0:.1f}",) if timed else ()),
+                with_fix(r.detail, r.fix if r.status != "ok" else None),
             )
-            for r in results
-        ),
-    )
-
-
-def doctor(checks: list[Check]) -> Any:
-    return table(
-        ("", "check", "detail"),
-        (
-            (mark(c.status), c.name, with_fix(c.detail, c.fix if c.status != "ok" else None))
-            for c in checks
+            for r in items
         ),
         wrap="detail",
     )
 
 
-def gpu(report: GpuReport) -> Any:
-    # A missing GPU layer is a warning, not a failure: the CPU path still works.
-    return table(
-        ("", "layer", "detail"),
-        (
-            (mark("ok" if a.ok else "warn"), a.name, with_fix(a.detail, a.fix))
-            for a in report.layers
-        ),
-        wrap="detail",
-    )
-
-
-def smoke(steps: list[Step]) -> Any:
-    return table(
-        ("", "step", "s", "detail"),
-        ((mark(s.ok), s.name, f"{s.seconds:.1f}", s.detail) for s in steps),
-        wrap="detail",
-    )
-
-
-def ps(rows: list[ContainerRow]) -> Any:
+def ps(containers: list[Container]) -> Any:
     return table(
         ("service", "state", "health", "ports"),
         (
             (
-                r.service,
-                r.state + (f" ({r.exit_code})" if r.exit_code is not None else ""),
-                r.health or "-",
-                ", ".join(r.ports) or "-",
+                c.service,
+                c.state + (f" ({c.exit_code})" if c.state == "exited" else ""),
+                c.health or "-",
+                ", ".join(c.as_dict()["ports"]) or "-",
             )
-            for r in rows
+            for c in containers
         ),
         wrap="ports",
     )
 
 
-def phase(p: Phase) -> str:
-    outcome = {"done": "ok", "skipped": "skip", "failed": "fail"}[p.status]
+def line(r: Result) -> str:
+    """One result as a line, for phases printed as they finish (onboard)."""
     from rich.markup import escape
 
-    return f"{mark(outcome, 4)} {p.name:<10} {p.seconds:6.1f}s  {escape(p.detail)}"
+    seconds = f"{r.seconds:6.1f}s" if r.seconds is not None else ""
+    return f"{mark(r.status, 4)} {r.name:<10} {seconds}  {escape(r.detail)}"

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx
 
 from devenv import services
+from devenv.engine import Engine
 from devenv.errors import SmokeFailedError, UsageError
-from devenv.project import Project
+from devenv.result import Result, Status
 
 TIMEOUT = 30.0
 
@@ -31,29 +31,21 @@ print("\\n".join(k for k in keys if sys.argv[2] in k))
 """
 
 
-@dataclass
-class Step:
-    name: str
-    ok: bool | None  # None: not run, an earlier step failed
-    detail: str
-    seconds: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def step(name: str, ok: bool | None, detail: str, seconds: float) -> Result:
+    """A step of the loop as a result: ok, fail, or skip (an earlier step failed)."""
+    status: Status = "skip" if ok is None else "ok" if ok else "fail"
+    return Result(name, status, detail, seconds=seconds)
 
 
 class StepFailed(Exception):
     pass
 
 
-def _exec(project: Project, service: str, command: list[str]) -> str:
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        return str(project.docker().compose.execute(service, command, tty=False))
-    except DockerException as error:
-        lines = (error.stderr or str(error)).strip().splitlines()
-        raise StepFailed(lines[-1] if lines else f"{service}: command failed") from None
+def _exec(engine: Engine, service: str, command: list[str]) -> str:
+    result = engine.exec(service, command)
+    if not result.ok:
+        raise StepFailed(result.last_line(f"{service}: command failed"))
+    return result.stdout
 
 
 def _json(response: httpx.Response, expect: int = 200) -> dict[str, Any]:
@@ -63,14 +55,15 @@ def _json(response: httpx.Response, expect: int = 200) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"value": data}
 
 
-def run(project: Project) -> list[Step]:
-    answers = project.answers()
+def run(engine: Engine) -> list[Result]:
+    assert engine.project is not None
+    answers = engine.project.answers()
     if not (answers.get("include_jupyter") and answers.get("include_serving")):
         raise UsageError(
             "devenv smoke needs JupyterLab (to train) and the serving API in the project",
             hint="add them with: devenv update -d include_jupyter=true -d include_serving=true",
         )
-    known = services.load(project)
+    known = services.load(engine)
     mlflow_service, serving_service = (
         services.by_probe(known, "mlflow"),
         services.by_probe(known, "serving"),
@@ -86,7 +79,7 @@ def run(project: Project) -> list[Step]:
     found: dict[str, Any] = {}
 
     def train() -> str:
-        out = _exec(project, "jupyter", ["python", "-m", f"{package}.train", "--json"])
+        out = _exec(engine, "jupyter", ["python", "-m", f"{package}.train", "--json"])
         lines = [line for line in out.strip().splitlines() if line.startswith("{")]
         if not lines:
             raise StepFailed(f"the training printed no summary: {out[-200:]}")
@@ -104,7 +97,7 @@ def run(project: Project) -> list[Step]:
 
     def stored() -> str:
         keys = _exec(
-            project,
+            engine,
             "mlflow",
             ["python", "-c", FIND_MODEL_FILES, str(found["experiment_id"]), str(found["model_id"])],
         )
@@ -163,11 +156,11 @@ def run(project: Project) -> list[Step]:
         ("prediction matches", predicted),
         ("bad input refused", refused),
     ]
-    steps: list[Step] = []
+    steps: list[Result] = []
     failed = False
     for name, action in plan:
         if failed:
-            steps.append(Step(name, None, "skipped", 0.0))
+            steps.append(step(name, None, "skipped", 0.0))
             continue
         started = time.perf_counter()
         try:
@@ -180,12 +173,12 @@ def run(project: Project) -> list[Step]:
                 False,
                 True,
             )
-        steps.append(Step(name, ok, detail, time.perf_counter() - started))
+        steps.append(step(name, ok, detail, time.perf_counter() - started))
     return steps
 
 
-def raise_on_failure(steps: list[Step]) -> None:
-    failed = next((s for s in steps if s.ok is False), None)
+def raise_on_failure(steps: list[Result]) -> None:
+    failed = next((s for s in steps if s.failed), None)
     if failed:
         raise SmokeFailedError(
             f'smoke test failed at "{failed.name}": {failed.detail}',

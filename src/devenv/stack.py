@@ -1,98 +1,39 @@
 """A project's running stack: state, health and app-level probes, and the lifecycle verbs.
 
-Every Docker call goes through `Project.docker()` (python-on-whales); engine failures become
-one EngineUnavailableError with a hint, never a traceback.
+Every Docker call goes through the command's one `Engine` (devenv.engine), which also turns
+engine failures into our errors.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Any
 
 from devenv import envfile, health, preflight, services
+from devenv.engine import Container, Engine
 from devenv.envfile import read_env
 from devenv.errors import (
     BuildFailedError,
-    EngineUnavailableError,
+    DockerCommandError,
     ExecFailedError,
     GpuUnavailableError,
     StackUnhealthyError,
-    ToolMissingError,
-    UnknownServiceError,
     UsageError,
 )
-from devenv.gpu import Layer, engine_facts
+from devenv.gpu import Layer
 from devenv.gpu import layers as gpu_layers
 from devenv.gpu import problems as gpu_problems
 from devenv.health import ProbeResult
 from devenv.progress import Progress
 from devenv.project import GPU_OVERLAY, Project
-from devenv.services import Service
+from devenv.result import Result
+from devenv.services import Service, check_names
 
-T = TypeVar("T")
-
-
-ENGINE_DOWN = (
-    "cannot connect to the docker daemon",
-    "is the docker daemon running",
-    "error during connect",
-)
-
-
-def _engine_down(text: str) -> bool:
-    return any(marker in text.lower() for marker in ENGINE_DOWN)
-
-
-def _engine_answers() -> bool:
-    from python_on_whales import DockerClient
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        DockerClient().system.info()
-    except DockerException as error:
-        if bad_host := services.bad_docker_host(error):
-            raise bad_host from None
-        return not _engine_down(f"{error.stderr or ''} {error}")
-    except FileNotFoundError:
-        raise ToolMissingError(
-            "the docker CLI is not installed", hint="install Docker Engine or Docker Desktop"
-        ) from None
-    return True
-
-
-def engine_unavailable() -> EngineUnavailableError:
-    return EngineUnavailableError(
-        "the Docker engine is not answering",
-        hint="start Docker (Docker Desktop, or: sudo systemctl start docker); "
-        "check DOCKER_HOST if you set it",
-    )
-
-
-def require_engine() -> None:
-    if not _engine_answers():
-        raise engine_unavailable()
-
-
-@contextmanager
-def engine_errors() -> Iterator[None]:
-    """Turn python-on-whales' failures to reach the engine into one clear error."""
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        yield
-    except DockerException as error:
-        if bad_host := services.bad_docker_host(error):
-            raise bad_host from None
-        # Some calls stream stderr to the terminal, so the text is not always in the error:
-        # when it is not, ask the engine directly.
-        if _engine_down(f"{error.stderr or ''}") or not _engine_answers():
-            raise engine_unavailable() from None
-        raise
+MISSING = Container("", "", "missing", None, None)
 
 
 @dataclass(frozen=True)
@@ -107,47 +48,50 @@ class ServiceStatus:
         healthy = self.health in (None, "healthy")
         return self.state == "running" and healthy and (self.probe is None or self.probe.ok)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "service": self.service.name,
-            "title": self.service.title,
-            "url": self.service.url,
-            "state": self.state,
-            "health": self.health,
-            "probe": self.probe.as_dict() if self.probe else None,
-            "ok": self.ok,
-        }
-
-
-def _exec_probe(project: Project, service: str, command: list[str]) -> ProbeResult:
-    """A probe that runs inside a container (no database or S3 client needed on the host)."""
-    from python_on_whales.exceptions import DockerException
-
-    started = time.perf_counter()
-    try:
-        out = project.docker().compose.execute(service, command, tty=False)
-    except DockerException as error:
-        detail = (error.stderr or str(error)).strip().splitlines()
-        return ProbeResult(
-            False, detail[-1] if detail else "failed", (time.perf_counter() - started) * 1000
+    def to_result(self) -> Result:
+        """As the one result type: the probe's word when it ran, else the container's state."""
+        if self.probe is not None:
+            detail = self.probe.detail
+        else:
+            detail = self.state + (f", {self.health}" if self.health else "")
+        return Result(
+            self.service.name,
+            "ok" if self.ok else "fail",
+            detail,
+            None if self.ok else f"see why: devenv logs {self.service.name}",
+            data={
+                "title": self.service.title,
+                "url": self.service.url,
+                "state": self.state,
+                "health": self.health,
+                "probe": self.probe.as_dict() if self.probe else None,
+                "ms": round(self.probe.latency_ms) if self.probe else None,
+            },
         )
-    return ProbeResult(
-        True, str(out or "").strip()[:80] or "ok", (time.perf_counter() - started) * 1000
-    )
 
 
-def probe(project: Project, service: Service, env: dict[str, str]) -> ProbeResult | None:
+def _exec_probe(engine: Engine, service: str, command: list[str]) -> ProbeResult:
+    """A probe that runs inside a container (no database or S3 client needed on the host)."""
+    started = time.perf_counter()
+    result = engine.exec(service, command)
+    elapsed = (time.perf_counter() - started) * 1000
+    if not result.ok:
+        return ProbeResult(False, result.last_line(), elapsed)
+    return ProbeResult(True, result.stdout.strip()[:80] or "ok", elapsed)
+
+
+def probe(engine: Engine, service: Service) -> ProbeResult | None:
     """The app-level check named by the service's `devenv.probe` label."""
     kind, url = service.probe, service.url or ""
     if kind == "mlflow":
         return health.mlflow_api(services.base(url))
     if kind == "jupyter":
-        return health.jupyter_api(services.base(url), env.get("JUPYTER_TOKEN", ""))
+        return health.jupyter_api(services.base(url), engine.env.get("JUPYTER_TOKEN", ""))
     if kind == "serving":
         return health.http_ok(services.base(url) + "/health")
     if kind == "postgres":
         sql = 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"'
-        return _exec_probe(project, service.name, ["sh", "-c", sql])
+        return _exec_probe(engine, service.name, ["sh", "-c", sql])
     if kind == "s3":
         # The MLflow container holds the S3 client and credentials: list the artifact bucket.
         script = (
@@ -156,55 +100,20 @@ def probe(project: Project, service: Service, env: dict[str, str]) -> ProbeResul
             "print(s3.list_objects_v2(Bucket=os.environ['MLFLOW_ARTIFACTS_DESTINATION']"
             ".split('/')[2], MaxKeys=1)['KeyCount'], 'objects listed')"
         )
-        return _exec_probe(project, "mlflow", ["python", "-c", script])
+        return _exec_probe(engine, "mlflow", ["python", "-c", script])
     return None
 
 
-@dataclass(frozen=True)
-class ContainerState:
-    state: str
-    health: str | None
-    exit_code: int | None
-
-
-def containers(project: Project, docker: Any = None) -> dict[str, ContainerState]:
-    """Service name -> its container's state, healthcheck status and exit code."""
-    with engine_errors():
-        found = (docker or project.docker()).compose.ps(all=True)
-    states: dict[str, ContainerState] = {}
-    for container in found:
-        name = (container.config.labels or {}).get("com.docker.compose.service", container.name)
-        health_status = container.state.health.status if container.state.health else None
-        states[name] = ContainerState(
-            str(container.state.status), health_status, container.state.exit_code
-        )
-    return states
-
-
-def check_names(known: list[Service], names: list[str]) -> None:
-    valid = {s.name for s in known}
-    for name in names:
-        if name not in valid:
-            raise UnknownServiceError(
-                f"unknown service {name!r}", hint="services: " + ", ".join(sorted(valid))
-            )
-
-
-def status(project: Project, names: list[str] | None = None) -> list[ServiceStatus]:
+def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus]:
     """State, health and a probe for each long-running service (probes only when running)."""
-    known = services.load(project)
+    known = services.load(engine)
     check_names(known, names or [])
-    states = containers(project)
-    env = read_env(project.root / ".env")
+    states = engine.states()
     chosen = [s for s in known if not names or s.name in names]
-    current = {s.name: states.get(s.name, ContainerState("missing", None, None)) for s in chosen}
+    current = {s.name: states.get(s.name, MISSING) for s in chosen}
     # Probes are independent network or exec calls: run them side by side.
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
-        futures = {
-            s.name: pool.submit(probe, project, s, env)
-            for s in chosen
-            if current[s.name].state == "running"
-        }
+        futures = {s.name: pool.submit(probe, engine, s) for s in chosen if current[s.name].running}
         return [
             ServiceStatus(
                 s,
@@ -214,6 +123,21 @@ def status(project: Project, names: list[str] | None = None) -> list[ServiceStat
             )
             for s in chosen
         ]
+
+
+def unhealthy(
+    statuses: list[ServiceStatus], *, started: bool = False
+) -> StackUnhealthyError | None:
+    """The one rule for "the stack is not working", and its one error (exit 13), for status,
+    up, onboard and the rest."""
+    failing = [st.service.name for st in statuses if not st.ok]
+    if not failing:
+        return None
+    said = "started, but not working" if started else "not working"
+    return StackUnhealthyError(
+        f"{said}: {', '.join(failing)}",
+        hint=f"see why: devenv logs {failing[0]}; start or heal: devenv up",
+    )
 
 
 def url_rows(statuses: list[ServiceStatus], token: str | None) -> list[tuple[str, str]]:
@@ -229,49 +153,58 @@ def url_rows(statuses: list[ServiceStatus], token: str | None) -> list[tuple[str
     return rows
 
 
-def with_engine(call: Callable[[], T]) -> T:
-    """Check the engine first (so compose never prints its own connection error), then call."""
-    require_engine()
-    with engine_errors():
-        return call()
-
-
 # ---------------------------------------------------------------- .env
 
 
-def project_volumes(project: Project, docker: Any) -> list[str]:
+def project_volumes(engine: Engine) -> list[str]:
     """Volumes compose made for this project, by the name .env.example gives it (what the
     lost .env would have said); the folder's name is compose's fallback."""
-    example = read_env(project.root / ".env.example")
-    name = example.get("COMPOSE_PROJECT_NAME") or project.root.name
-    with engine_errors():
-        found = docker.volume.list(filters=[("label", f"com.docker.compose.project={name}")])
-    return [str(v.name) for v in found]
+    assert engine.project is not None
+    root = engine.project.root
+    name = read_env(root / ".env.example").get("COMPOSE_PROJECT_NAME") or root.name
+    return engine.volumes(name)
 
 
-def prepare_env(project: Project, docker: Any) -> envfile.EnvSync:
+def prepare_env(engine: Engine) -> envfile.EnvSync:
     """A teammate's fresh clone has no .env: create it (fresh secrets), or add the keys a
     template update brought. Refuses when the project's volumes exist without their .env."""
-    missing = not (project.root / ".env").is_file()
-    return envfile.ensure(project.root, volumes=project_volumes(project, docker) if missing else ())
+    assert engine.project is not None
+    root = engine.project.root
+    missing = not (root / ".env").is_file()
+    synced = envfile.ensure(root, volumes=project_volumes(engine) if missing else ())
+    if synced.created or synced.added:
+        engine.forget()
+    return synced
 
 
 # ---------------------------------------------------------------- up
 
 
-@contextmanager
-def _env(**values: str) -> Iterator[None]:
-    """Set environment variables for the compose processes started inside the block."""
-    old = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+class GpuMode(str, Enum):
+    """One vocabulary with the template's `gpu` answer."""
+
+    auto = "auto"
+    nvidia = "nvidia"
+    none = "none"
+
+
+# The words of earlier releases still work, with a note.
+OLD_GPU_WORDS = {"on": GpuMode.nvidia, "off": GpuMode.none}
+
+
+def parse_gpu_mode(value: str) -> GpuMode:
+    if value in OLD_GPU_WORDS:
+        from devenv import console
+
+        console.info(f"note: --gpu {value} is now --gpu {OLD_GPU_WORDS[value].value}")
+        return OLD_GPU_WORDS[value]
     try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        return GpuMode(value)
+    except ValueError:
+        raise UsageError(
+            f"--gpu must be auto, nvidia or none, got {value!r}",
+            hint="the same words as the template's gpu answer",
+        ) from None
 
 
 def gpu_plan(
@@ -308,16 +241,6 @@ def _with_dependencies(config: dict[str, Any], names: list[str]) -> set[str]:
     return seen
 
 
-def host_ports(container: Any) -> set[int]:
-    ports = (container.network_settings.ports or {}) if container.network_settings else {}
-    return {
-        int(b["HostPort"])
-        for bindings in ports.values()
-        for b in bindings or []
-        if b.get("HostPort")
-    }
-
-
 @dataclass
 class UpResult:
     statuses: list[ServiceStatus]
@@ -327,7 +250,7 @@ class UpResult:
     env: envfile.EnvSync
 
 
-def _failed(name: str, state: ContainerState | None, long_running: set[str]) -> bool:
+def _failed(name: str, state: Container | None, long_running: set[str]) -> bool:
     if state is None:
         return name in long_running
     if name in long_running:
@@ -335,11 +258,10 @@ def _failed(name: str, state: ContainerState | None, long_running: set[str]) -> 
     return state.state == "exited" and state.exit_code not in (None, 0)
 
 
-def diagnose(
-    project: Project, config: dict[str, Any], targets: set[str], docker: Any
-) -> StackUnhealthyError | None:
+def diagnose(engine: Engine, targets: set[str]) -> StackUnhealthyError | None:
     """The root-cause service (failed, with no failed dependency), its state and last logs."""
-    states = containers(project, docker)
+    config = engine.config
+    states = engine.states()
     long_running = {s.name for s in services.from_config(config)}
     failed = [
         n for n in config["services"] if n in targets and _failed(n, states.get(n), long_running)
@@ -350,9 +272,9 @@ def diagnose(
     if not failed:
         return None
     name = (roots or failed)[0]
-    state = states.get(name, ContainerState("missing", None, None))
+    state = states.get(name, MISSING)
     try:
-        logs = str(docker.compose.logs([name], tail="30")).rstrip() or "(no output)"
+        logs = engine.logs_text([name], tail=30).rstrip() or "(no output)"
     except Exception as error:  # diagnostics must never hide the failure itself
         logs = f"(logs unavailable: {error})"
     code = f", exit code {state.exit_code}" if state.state == "exited" else ""
@@ -365,18 +287,13 @@ def diagnose(
 
 
 def _failure(
-    project: Project,
-    config: dict[str, Any],
-    targets: set[str],
-    client: Any,
-    progress: Progress,
-    error: Exception,
+    engine: Engine, targets: set[str], progress: Progress, error: DockerCommandError
 ) -> Exception:
     """The most useful error for a failed `compose up`: a service, a build, or compose itself."""
-    failure = diagnose(project, config, targets, client)
+    failure = diagnose(engine, targets)
     compose_said = [
         line
-        for line in str(getattr(error, "stderr", "") or "").splitlines()
+        for line in error.stderr.splitlines()
         if line.strip() and not line.lstrip().startswith("{")
     ][-3:]
     if failure is not None:
@@ -391,7 +308,7 @@ def _failure(
             "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
             details="\n".join(progress.raw) or None,
         )
-    said = (progress.errors or compose_said or [str(error)])[-1]
+    said = (progress.errors or compose_said or [error.message])[-1]
     return StackUnhealthyError(
         f"docker compose up failed: {said}",
         hint="devenv status shows what runs; devenv logs shows why",
@@ -399,8 +316,18 @@ def _failure(
     )
 
 
+def preflight_results(engine: Engine) -> list[Result]:
+    """What `up` checks before it changes anything, in order; `up` stops on the first failure
+    (doctor shows the same checks, all of them)."""
+    assert engine.project is not None
+    return [
+        preflight.check_compose_version(engine.compose_version),
+        preflight.check_conflicts(engine.project),
+    ]
+
+
 def up(
-    project: Project,
+    engine: Engine,
     names: list[str],
     *,
     build: bool | None,
@@ -409,56 +336,36 @@ def up(
     on_progress: Callable[[Progress], None],
 ) -> UpResult:
     """Preflight, then build and start with live progress, then prove every service works."""
-    from python_on_whales.exceptions import DockerException
-
     started = time.monotonic()
-    docker = project.docker()
-    with engine_errors():
-        info = docker.system.info()
-    try:
-        version_text: str | None = str(docker.compose.version())
-    except DockerException:
-        version_text = None
-    preflight.check_compose_version(version_text)
-    preflight.check_conflicts(project)
-    env_sync = prepare_env(project, docker)
-    config = services.config(project)
+    project = engine.project
+    assert project is not None
+    info = engine.info  # the engine answers (or one clear error), before anything else
+    for result in preflight_results(engine):
+        result.raise_if_failed()
+    env_sync = prepare_env(engine)
+    config = engine.config
     check_names(services.from_config(config), names)
-    engine = engine_facts(info)
-    torch_index = read_env(project.root / ".env").get("TORCH_INDEX_URL")
-    use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(engine, torch_index))
+    torch_index = engine.env.get("TORCH_INDEX_URL")
+    use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(info.facts, torch_index))
 
     targets = _with_dependencies(config, names) if names else set(config["services"])
-    with engine_errors():
-        ours = {port for c in docker.compose.ps() for port in host_ports(c)}
-        holders = {port: c.name for c in docker.container.list() for port in host_ports(c)}
-    preflight.check_ports(
-        project, preflight.published_ports(config, targets), ours=ours, container_holding=holders
-    )
+    preflight.check_published_ports(engine, targets).raise_if_failed()
 
     progress = Progress(
         str(config.get("name", "")), [n for n in config["services"] if n in targets]
     )
     on_progress(progress)
-    client = project.docker(gpu=use_gpu)
+
+    def feed(line: str) -> None:
+        if progress.feed(line):
+            on_progress(progress)
+
     try:
-        with _env(COMPOSE_PROGRESS="json"), engine_errors():
-            stream = client.compose.up(
-                names or None,
-                detach=True,
-                wait=True,
-                wait_timeout=timeout,
-                build=bool(build),
-                no_build=build is False,
-                stream_logs=True,
-            )
-            for _source, line in stream or []:
-                if progress.feed(line.decode(errors="replace")):
-                    on_progress(progress)
-    except DockerException as error:
-        raise _failure(project, config, targets, client, progress, error) from None
+        engine.up(names, gpu=use_gpu, build=build, timeout=timeout, on_line=feed)
+    except DockerCommandError as error:
+        raise _failure(engine, targets, progress, error) from None
     return UpResult(
-        status(project, names), time.monotonic() - started, use_gpu, gpu_reason, env_sync
+        status(engine, names), time.monotonic() - started, use_gpu, gpu_reason, env_sync
     )
 
 
@@ -471,9 +378,9 @@ class VolumePlan:
     services: tuple[str, ...]
 
 
-def reset_plan(project: Project, names: list[str]) -> list[VolumePlan]:
+def reset_plan(engine: Engine, names: list[str]) -> list[VolumePlan]:
     """The named volumes that `reset` would delete, with the services that use them."""
-    config = services.config(project)
+    config = engine.config
     check_names(services.from_config(config), names)
     users: dict[str, list[str]] = {}
     for service, spec in config["services"].items():
@@ -489,100 +396,52 @@ def reset_plan(project: Project, names: list[str]) -> list[VolumePlan]:
     return plans
 
 
-def reset(project: Project, plans: list[VolumePlan], names: list[str]) -> list[str]:
+def reset(engine: Engine, plans: list[VolumePlan], names: list[str]) -> list[str]:
     """Stop the services using the volumes, then delete the volumes. Returns what was deleted."""
-    require_engine()
-    docker = project.docker()
-    with engine_errors():
-        if not names:
-            docker.compose.down(volumes=True, remove_orphans=True)
-        else:
-            affected = sorted({s for plan in plans for s in plan.services})
-            docker.compose.rm(affected, stop=True, volumes=True)
-            existing: list[Any] = [p.volume for p in plans if docker.volume.exists(p.volume)]
-            if existing:
-                docker.volume.remove(existing)
+    engine.require()
+    if not names:
+        engine.down(volumes=True)
+    else:
+        engine.remove(sorted({s for plan in plans for s in plan.services}), volumes=True)
+        engine.remove_volumes([p.volume for p in plans])
     return [p.volume for p in plans]
 
 
 # ---------------------------------------------------------------- ps, exec, open
 
 
-@dataclass(frozen=True)
-class ContainerRow:
-    service: str
-    name: str
-    state: str
-    health: str | None
-    exit_code: int | None
-    ports: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _port_texts(container: Any) -> list[str]:
-    ports = (container.network_settings.ports or {}) if container.network_settings else {}
-    return sorted(
-        f"{b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}->{inner}"  # noqa: S104 - display only
-        for inner, bindings in ports.items()
-        for b in bindings or []
-        if b.get("HostPort")
-    )
-
-
-def ps(project: Project) -> list[ContainerRow]:
-    """Every container of the project, one-shot init containers included, in compose's order."""
-    with engine_errors():
-        found = project.docker().compose.ps(all=True)
-    rows = []
-    for c in found:
-        labels = c.config.labels or {}
-        health = c.state.health.status if c.state.health else None
-        rows.append(
-            ContainerRow(
-                labels.get("com.docker.compose.service", c.name),
-                str(c.name),
-                str(c.state.status),
-                health,
-                c.state.exit_code if c.state.status == "exited" else None,
-                _port_texts(c),
-            )
-        )
-    return sorted(rows, key=lambda r: r.service)
+def ps(engine: Engine) -> list[Container]:
+    """Every container of the project, one-shot init containers included, by service."""
+    return sorted(engine.containers(), key=lambda c: c.service)
 
 
 # A login shell where the image has one: bash when installed, else sh.
 DEFAULT_SHELL = ["sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"]
 
 
-def exec_in(project: Project, service: str, command: list[str], *, tty: bool) -> str | None:
+def exec_in(engine: Engine, service: str, command: list[str], *, tty: bool) -> str | None:
     """Run a command in a running service: on a terminal with a TTY (output live), else with
     output captured and returned. A non-zero exit becomes an error carrying its code."""
-    from python_on_whales.exceptions import DockerException
-
-    check_names(services.load(project), [service])
-    if containers(project).get(service, ContainerState("missing", None, None)).state != ("running"):
+    check_names(services.load(engine), [service])
+    if not engine.states().get(service, MISSING).running:
         raise StackUnhealthyError(
             f"{service} is not running", hint=f"start it with: devenv up {service}"
         )
-    try:
-        with engine_errors():
-            out = project.docker().compose.execute(service, command or DEFAULT_SHELL, tty=tty)
-    except DockerException as error:
+    result = engine.exec(service, command or DEFAULT_SHELL, tty=tty)
+    if not result.ok:
         failed = ExecFailedError(
-            f"`{' '.join(command) or 'shell'}` exited with {error.return_code} in {service}",
+            f"`{' '.join(command) or 'shell'}` exited with {result.code} in {service}",
             hint=f"its output is above; devenv logs {service} shows the service's own log",
-            details=str(error.stderr or error.stdout or "").rstrip() or None,
+            details=(result.stderr or result.stdout).rstrip() or None,
         )
-        failed.exit_code = int(error.return_code or 1)
-        raise failed from None
-    return str(out) if out is not None else None
+        failed.exit_code = result.code
+        raise failed
+    return None if tty else result.stdout
 
 
-def service_url(project: Project, service: str, *, console_url: bool = False) -> str:
+def service_url(engine: Engine, service: str, *, console_url: bool = False) -> str:
     """The URL to open for a service: JupyterLab with its token, a console when asked."""
-    known = services.load(project)
+    known = services.load(engine)
     check_names(known, [service])
     found = next(s for s in known if s.name == service)
     url = found.console if console_url else found.url
@@ -593,6 +452,6 @@ def service_url(project: Project, service: str, *, console_url: bool = False) ->
             f"{service} has no {what}", hint="services with one: " + ", ".join(with_one)
         )
     if found.probe == "jupyter" and not console_url:
-        token = read_env(project.root / ".env").get("JUPYTER_TOKEN")
+        token = engine.env.get("JUPYTER_TOKEN")
         url = f"{url}?token={token}" if token else url
     return url

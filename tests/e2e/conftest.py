@@ -16,9 +16,10 @@ from typing import Any
 
 import copier
 import pytest
-from python_on_whales import DockerClient
 
+from devenv.engine import Engine
 from devenv.envfile import read_env
+from devenv.project import Project
 from tests.helpers import plain_template_copy
 
 KIT_DIR = Path(__file__).parent / "images"
@@ -40,16 +41,14 @@ def free_port() -> int:
 
 @dataclass
 class Stack:
+    """A test stack, driven through devenv's own Engine (its .env names the compose project)."""
+
     root: Path
     name: str
-    docker: DockerClient = field(init=False)
+    engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
-        self.docker = DockerClient(
-            compose_project_directory=self.root,
-            compose_files=[self.root / "compose.yaml"],
-            compose_project_name=self.name,
-        )
+        self.engine = Engine(Project(self.root))
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,10 +58,10 @@ class Stack:
         return int(self.env[key])
 
     def up(self, *, build: bool = False, timeout: int = 900) -> None:
-        self.docker.compose.up(detach=True, build=build, wait=True, wait_timeout=timeout)
+        self.engine.up([], gpu=False, build=build or None, timeout=timeout, on_line=lambda _: None)
 
     def down(self, *, volumes: bool = False) -> None:
-        self.docker.compose.down(volumes=volumes, remove_orphans=True, timeout=10)
+        self.engine.down(volumes=volumes, timeout=10)
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`docker compose` on this stack (by name and folder), output captured."""
@@ -71,27 +70,21 @@ class Stack:
 
     def exec(self, service: str, *command: str) -> str:
         """Run a command in a running service; raise with its output when it fails."""
-        result = self.compose("exec", "-T", service, *command)
-        if result.returncode != 0:
+        result = self.engine.exec(service, command)
+        if not result.ok:
             raise AssertionError(f"{service}: {command} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
     def states(self) -> dict[str, dict[str, Any]]:
         """Service -> {state, health, exit_code} for every container, including one-shots."""
-        out: dict[str, dict[str, Any]] = {}
-        for container in self.docker.compose.ps(all=True):
-            labels = container.config.labels or {}
-            health = container.state.health.status if container.state.health else None
-            out[labels.get("com.docker.compose.service", container.name)] = {
-                "state": container.state.status,
-                "health": health,
-                "exit_code": container.state.exit_code,
-            }
-        return out
+        return {
+            c.service: {"state": c.state, "health": c.health, "exit_code": c.exit_code}
+            for c in self.engine.containers()
+        }
 
     def logs_tail(self, lines: int = 40) -> str:
         try:
-            return str(self.docker.compose.logs(tail=str(lines)))
+            return self.engine.logs_text([], tail=lines)
         except Exception as error:  # logs are diagnostics only
             return f"(no logs: {error})"
 

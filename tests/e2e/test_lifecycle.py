@@ -25,7 +25,7 @@ EXPERIMENT = "kept-across-restarts"
 
 
 def ids(stack: Stack) -> dict[str, str]:
-    return {c.name: c.id for c in stack.docker.compose.ps()}
+    return {c.name: c.id for c in stack.engine.containers(all=False)}
 
 
 def mlflow(stack: Stack) -> str:
@@ -45,9 +45,12 @@ def test_up_brings_everything_up_and_proves_it(capsys, project_dir: Stack) -> No
     assert status.code == 0, status.err
     data = json.loads(status.out)
     assert data["ok"] is True
-    by_name = {s["service"]: s for s in data["services"]}
+    by_name = {s["name"]: s for s in data["results"]}
     assert set(by_name) == {"postgres", "objectstore", "mlflow", "jupyter", "serving"}
-    assert all(s["probe"]["ok"] and s["health"] == "healthy" for s in by_name.values())
+    assert all(s["status"] == "ok" for s in by_name.values())
+    assert all(
+        s["data"]["probe"]["ok"] and s["data"]["health"] == "healthy" for s in by_name.values()
+    )
 
 
 def test_second_up_recreates_nothing(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +69,7 @@ def test_smoke_proves_the_golden_path(capsys, project_dir: Stack) -> None:  # ty
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["ok"] is True
-    assert [s["name"] for s in report["steps"]] == [
+    assert [s["name"] for s in report["results"]] == [
         "train in JupyterLab",
         "run tracked in MLflow",
         "model files in S3",
@@ -133,7 +136,7 @@ def test_ps_and_exec_on_the_running_stack(capsys, project_dir: Stack) -> None:  
 
 
 def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
-    project_dir.docker.compose.kill(["serving"])
+    project_dir.engine.kill(["serving"])
     result = run_cli(capsys, "status", cwd=project_dir.root)
     assert result.code == 13
     assert "not working: serving" in result.err and "devenv logs serving" in result.err
@@ -148,7 +151,7 @@ def test_down_keeps_data(capsys, project_dir: Stack) -> None:  # type: ignore[no
 
     result = run_cli(capsys, "down", cwd=project_dir.root)
     assert result.code == 0 and "volumes kept" in result.err
-    assert not project_dir.docker.compose.ps(all=True)
+    assert not project_dir.engine.containers()
 
     assert run_cli(capsys, "up", cwd=project_dir.root).code == 0
     found = httpx.get(
@@ -191,17 +194,13 @@ def test_reset_asks_then_deletes(capsys, project_dir: Stack) -> None:  # type: i
     assert refused.code == 2 and "--yes" in refused.err
     assert run_cli(capsys, "status", cwd=project_dir.root).code == 0
 
-    volumes = {
-        v.name
-        for v in project_dir.docker.volume.list()
-        if v.name.startswith(project_dir.name + "_")
-    }
+    volumes = set(project_dir.engine.volumes(project_dir.name))
     assert {f"{project_dir.name}_postgres-data", f"{project_dir.name}_objectstore-data"} <= volumes
     result = run_cli(capsys, "reset", "--yes", cwd=project_dir.root)
     assert result.code == 0, result.err
     for volume in volumes:
         assert volume in result.err, "reset lists what it destroys"
-        assert not project_dir.docker.volume.exists(volume)
+        assert volume not in project_dir.engine.volumes(project_dir.name)
 
 
 def test_busy_port_stops_up_before_anything_starts(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
@@ -213,7 +212,7 @@ def test_busy_port_stops_up_before_anything_starts(capsys, project_dir: Stack) -
     assert result.code == 14
     assert f"port {port}" in result.err and "MLFLOW_PORT" in result.err
     assert "pid" in result.err, "names the process holding the port"
-    assert not project_dir.docker.compose.ps(all=True), "nothing was started"
+    assert not project_dir.engine.containers(), "nothing was started"
 
 
 def test_dead_engine_is_one_clear_line(capsys, project_dir: Stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -15,33 +15,33 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def phases(out: str) -> dict[str, str]:
-    return {p["name"]: p["status"] for p in json.loads(out)["phases"]}
+    return {p["name"]: p["status"] for p in json.loads(out)["results"]}
 
 
 def test_onboard_then_rerun_skips_what_is_done(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     first = run_cli(capsys, "onboard", "--json", cwd=project_dir.root)
     assert first.code == 0, first.err
     assert phases(first.out) == {
-        "doctor": "done",
-        "project": "skipped",
-        "up": "done",
-        "status": "done",
-        "gpu-check": "done",
-        "smoke": "done",
+        "doctor": "ok",
+        "project": "skip",
+        "up": "ok",
+        "status": "ok",
+        "gpu-check": "ok",
+        "smoke": "ok",
     }
     report = json.loads(first.out)
     assert report["urls"]["MLflow"].endswith(str(project_dir.port("MLFLOW_PORT")))
-    print(f"onboarding (images cached): {report['seconds']}s", report["phases"])
+    print(f"onboarding (images cached): {report['seconds']}s", report["results"])
 
     again = run_cli(capsys, "onboard", "--json", cwd=project_dir.root)
     assert again.code == 0, again.err
     assert phases(again.out) == {
-        "doctor": "done",
-        "project": "skipped",
-        "up": "skipped",
-        "status": "done",
-        "gpu-check": "done",
-        "smoke": "skipped",
+        "doctor": "ok",
+        "project": "skip",
+        "up": "skip",
+        "status": "ok",
+        "gpu-check": "ok",
+        "smoke": "skip",
     }
     assert json.loads(again.out)["seconds"] < report["seconds"]
 

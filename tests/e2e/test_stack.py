@@ -110,7 +110,7 @@ def test_data_survives_down_and_up(stack: Stack) -> None:
     is root's. Made so here, the next `up` must hand it to uid 1000 with nothing lost."""
     assert state.get("run_id"), "needs the round-trip test"
     stack.down(volumes=False)
-    assert not [c for c in stack.docker.compose.ps(all=True)], "down removes the containers"
+    assert not stack.engine.containers(), "down removes the containers"
     made_root = stack.compose("run", "--rm", "--no-deps", "--user", "0:0", "--entrypoint",
                               "chown", "objectstore-init", "-R", "0:0", "/data")  # fmt: skip
     assert made_root.returncode == 0, made_root.stderr
@@ -130,7 +130,7 @@ def test_gpu_check_on_the_cpu_path(capsys, stack: Stack) -> None:  # type: ignor
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["cuda_available"] is False
-    assert [layer["name"] for layer in report["layers"]] == [
+    assert [layer["name"] for layer in report["results"]] == [
         "host",
         "engine",
         "compatibility",
@@ -148,8 +148,8 @@ def processes(stack: Stack, columns: str) -> dict[str, list[str]]:
     """Every process of each long-running service as the engine lists it (`docker top`, the
     PID column first as it requires), not just what an `exec` inside sees."""
     found: dict[str, list[str]] = {}
-    for container in stack.docker.compose.ps():
-        service = container.config.labels["com.docker.compose.service"]
+    for container in stack.engine.containers(all=False):
+        service = container.service
         if service in LONG_RUNNING:  # one-shot init containers have exited
             top = subprocess.run(
                 ["docker", "top", container.id, "-eo", f"pid,{columns}"],

@@ -114,9 +114,9 @@ def test_teammate_clones_and_onboards_to_a_served_model(
     try:
         first, seconds = onboard()
         report = json.loads(first.stdout)
-        phases = {p["name"]: p["status"] for p in report["phases"]}
-        assert phases["project"] == "done" and phases["up"] == "done"
-        assert phases["smoke"] == "done", "a served model at the end"
+        phases = {p["name"]: p["status"] for p in report["results"]}
+        assert phases["project"] == "ok" and phases["up"] == "ok"
+        assert phases["smoke"] == "ok", "a served model at the end"
         assert "Installing the devenv CLI" in first.stderr
 
         ours, theirs = read_env(teammate / ".env"), read_env(creator / ".env")
@@ -127,11 +127,11 @@ def test_teammate_clones_and_onboards_to_a_served_model(
 
         again, again_seconds = onboard()
         assert "Installing" not in again.stderr, "the CLI installed last time is found"
-        phases = {p["name"]: p["status"] for p in json.loads(again.stdout)["phases"]}
-        assert phases["up"] == "skipped" and phases["smoke"] == "skipped"
+        phases = {p["name"]: p["status"] for p in json.loads(again.stdout)["results"]}
+        assert phases["up"] == "skip" and phases["smoke"] == "skip"
         print(
             f"teammate onboarding: {seconds:.0f}s cold (CLI install + "
-            + ", ".join(f"{p['name']} {p['seconds']:.0f}s" for p in report["phases"])
+            + ", ".join(f"{p['name']} {p['seconds']:.0f}s" for p in report["results"])
             + f"); re-run {again_seconds:.0f}s"
         )
     finally:

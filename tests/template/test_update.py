@@ -239,7 +239,7 @@ def test_a_conflicted_notebook_is_reported(capsys, template_repo: Path, tmp_path
     from devenv.project import Project
 
     with pytest.raises(Exception, match="quickstart.ipynb"):
-        check_conflicts(Project(project))
+        check_conflicts(Project(project)).raise_if_failed()
 
 
 def test_copier_copy_project_updates_from_its_recorded_source(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

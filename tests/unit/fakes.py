@@ -1,10 +1,14 @@
-"""A fake at the python-on-whales boundary: just the calls our code makes, with recorded data."""
+"""A fake Engine (devenv.engine, the one door to Docker): just the calls our code makes, with
+recorded data and a log of what was asked. Real engines are in tests/e2e."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
+
+from devenv.engine import Container, Engine, ExecResult
+from devenv.project import Project
 
 
 def container(
@@ -12,46 +16,49 @@ def container(
     state: str,
     health: str | None = None,
     exit_code: int = 0,
-    ports: dict[str, Any] | None = None,
-) -> SimpleNamespace:
-    return SimpleNamespace(
-        name=f"proj-{service}-1",
-        id=f"id-{service}",
-        config=SimpleNamespace(labels={"com.docker.compose.service": service}),
-        state=SimpleNamespace(
-            status=state,
-            health=SimpleNamespace(status=health) if health else None,
-            exit_code=exit_code,
-        ),
-        network_settings=SimpleNamespace(ports=ports or {}),
-    )
+    bindings: tuple[tuple[str, int, str], ...] = (),
+) -> Container:
+    return Container(service, f"proj-{service}-1", state, health, exit_code, bindings)
 
 
-@dataclass
-class FakeCompose:
-    config_json: dict[str, Any]
-    containers: list[SimpleNamespace] = field(default_factory=list)
-    logs_text: str = ""
-    calls: list[tuple[str, Any]] = field(default_factory=list)
+class FakeEngine(Engine):
+    def __init__(self, root: Path, config: dict[str, Any]) -> None:
+        super().__init__(Project(root))
+        self._config = config
+        self.running: list[Container] = []
+        self.logs_said = ""
+        self.exec_result = ExecResult(0, "1")
+        self.calls: list[tuple[str, Any]] = []
 
-    def config(self, return_json: bool = False) -> dict[str, Any]:
-        return self.config_json
+    @property
+    def config(self) -> dict[str, Any]:
+        assert self._config is not None
+        return self._config
 
-    def ps(self, all: bool = False) -> list[SimpleNamespace]:
-        return [c for c in self.containers if all or c.state.status == "running"]
+    @config.setter
+    def config(self, value: dict[str, Any]) -> None:
+        self._config = value
 
-    def logs(self, services: list[str], tail: str | None = None, **_: Any) -> str:
-        self.calls.append(("logs", (services, tail)))
-        return self.logs_text
+    def answers(self) -> bool:
+        return True
 
-    def execute(self, service: str, command: list[str], tty: bool = False) -> str:
-        self.calls.append(("execute", (service, command)))
-        return "1"
+    def containers(self, *, all: bool = True) -> list[Container]:
+        return [c for c in self.running if all or c.running]
 
+    def exec(self, service: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
+        self.calls.append(("exec", (service, list(command))))
+        return self.exec_result
 
-@dataclass
-class FakeDocker:
-    compose: FakeCompose
+    def logs(
+        self,
+        names: Sequence[str] = (),
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+        since: str | None = None,
+    ) -> Iterator[str]:
+        self.calls.append(("logs", (list(names), tail)))
+        yield self.logs_said
 
 
 CONFIG: dict[str, Any] = {

@@ -146,13 +146,14 @@ def test_onboard_stops_at_a_failing_doctor_check(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from devenv import doctor, scaffold
+    from devenv.result import Result
 
     created: list[object] = []
     monkeypatch.setattr(
         doctor,
         "run",
-        lambda project: [
-            doctor.Check("docker engine", "fail", "the Docker engine is not answering", "start it")
+        lambda project, engine=None: [
+            Result("docker engine", "fail", "the Docker engine is not answering", "start it")
         ],
     )
     monkeypatch.setattr(scaffold, "new_project", lambda *a, **k: created.append(a))

@@ -5,6 +5,7 @@ import shlex
 from pathlib import Path
 
 from devenv.client_env import client_settings, render
+from devenv.engine import Engine
 from devenv.envfile import read_env
 from devenv.project import Project
 
@@ -42,19 +43,19 @@ def test_read_env_later_line_wins(tmp_path: Path) -> None:
 
 
 def test_host_clients_get_proxied_artifact_transfers(tmp_path: Path) -> None:
-    settings = client_settings(project(tmp_path), show_secrets=False)
+    settings = client_settings(Engine(project(tmp_path)), show_secrets=False)
     assert settings["MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"] == "false"
     assert settings["MLFLOW_S3_ENDPOINT_URL"] == "http://localhost:8333"
     assert settings["JUPYTER_URL"] == "http://localhost:8888/lab"
 
 
 def test_secrets_only_on_request(tmp_path: Path) -> None:
-    hidden = client_settings(project(tmp_path), show_secrets=False)
+    hidden = client_settings(Engine(project(tmp_path)), show_secrets=False)
     assert hidden["MLFLOW_TRACKING_URI"] == "http://localhost:6000"
     assert "SERVING_URL" not in hidden  # no serving in this project
     text = json.dumps(hidden)
     assert not any(s in text for s in ("pw-secret", "s3-secret", "tok-secret", "AKEY"))
-    shown = client_settings(project(tmp_path), show_secrets=True)
+    shown = client_settings(Engine(project(tmp_path)), show_secrets=True)
     assert shown["DATABASE_URL"] == "postgresql://mlflow:pw-secret@localhost:5432/mlflow"
     assert shown["JUPYTER_TOKEN"] == "tok-secret"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv import doctor
+from devenv import doctor, preflight
 from devenv.project import Project
+from devenv.result import Result
 from tests.helpers import rendered_project, run_cli
 
 OLD_DOCKER = (Path(__file__).parent / "fixtures" / "doctor" / "old-docker.sh").read_text()
@@ -23,7 +24,7 @@ def executable(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
+def by_name(checks: list[Result]) -> dict[str, Result]:
     return {c.name: c for c in checks}
 
 
@@ -38,7 +39,7 @@ def test_dead_docker_host(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = run_cli(capsys, "doctor", "--json", cwd=tmp_path)
     assert result.code == 19 and "Traceback" not in result.err
-    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    checks = {c["name"]: c for c in json.loads(result.out)["results"]}
     assert checks["docker engine"]["status"] == "fail" and checks["docker engine"]["fix"]
 
 
@@ -132,7 +133,10 @@ def test_busy_port_is_named(project: Project) -> None:
         config = {
             "services": {"mlflow": {"ports": [{"published": str(port), "host_ip": "127.0.0.1"}]}}
         }
-        check = doctor.check_ports(project, config, ours=set(), holders={})
+        # What doctor shows and `up` stops on: one preflight result for compose's ports.
+        check = preflight.check_ports(
+            project, preflight.published_ports(config), ours=set(), container_holding={}
+        )
     assert check.status == "fail" and f"port {port}" in check.detail and "pid" in check.detail
 
 
@@ -147,7 +151,7 @@ def test_report_bundle_leaks_no_secret(project: Project, tmp_path: Path) -> None
         if any(w in k for w in ("PASSWORD", "KEY", "TOKEN"))
     ]
     assert len(secrets) >= 5
-    checks = [doctor.Check("x", "ok", f"contains {secrets[0]} by accident")]
+    checks = [Result("x", "ok", f"contains {secrets[0]} by accident")]
     path = doctor.report(project, checks, tmp_path / "report.json")
     text = path.read_text()
     assert json.loads(text)["env_keys"]

@@ -29,9 +29,9 @@ def test_parse_compose_version(text: str, version: tuple[int, int, int] | None) 
 
 def test_old_compose_is_refused() -> None:
     with pytest.raises(ComposeMissingError) as info:
-        preflight.check_compose_version("Docker Compose version v2.17.2")
+        preflight.check_compose_version("Docker Compose version v2.17.2").raise_if_failed()
     assert "2.17.2" in info.value.message and "2.20" in info.value.message
-    preflight.check_compose_version("Docker Compose version v2.20.0")
+    assert preflight.check_compose_version("Docker Compose version v2.20.0").ok
 
 
 def test_only_compose_v1_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,19 +40,19 @@ def test_only_compose_v1_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(ComposeMissingError) as info:
-        preflight.check_compose_version(None)
+        preflight.check_compose_version(None).raise_if_failed()
     assert "v1" in info.value.message and info.value.hint
 
 
 def test_conflict_markers_and_rej_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("services: {}\n")
-    preflight.check_conflicts(Project(tmp_path))
+    assert preflight.check_conflicts(Project(tmp_path)).ok
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "notes.txt").write_text("<<<<<<< data is not project config\n")
-    preflight.check_conflicts(Project(tmp_path))
+    assert preflight.check_conflicts(Project(tmp_path)).ok
     (tmp_path / "compose.yaml.rej").write_text("")
     with pytest.raises(ProjectConflictError) as info:
-        preflight.check_conflicts(Project(tmp_path))
+        preflight.check_conflicts(Project(tmp_path)).raise_if_failed()
     assert "compose.yaml.rej" in info.value.message
 
 
@@ -64,16 +64,18 @@ def test_busy_port_names_the_process_and_the_variable(tmp_path: Path) -> None:
         (tmp_path / ".env").write_text(f"MLFLOW_PORT={port}\n")
         ports = [preflight.PublishedPort("mlflow", "127.0.0.1", port)]
         with pytest.raises(PortBusyError) as info:
-            preflight.check_ports(Project(tmp_path), ports, ours=set(), container_holding={})
+            preflight.check_ports(
+                Project(tmp_path), ports, ours=set(), container_holding={}
+            ).raise_if_failed()
         assert f"port {port} (mlflow)" in info.value.message
         assert "pid" in info.value.message  # this test process holds it
         assert "MLFLOW_PORT" in (info.value.hint or "")
         # A port our own stack already publishes is fine (a second `up`).
-        preflight.check_ports(Project(tmp_path), ports, ours={port}, container_holding={})
+        assert preflight.check_ports(Project(tmp_path), ports, ours={port}, container_holding={}).ok
         with pytest.raises(PortBusyError) as info:
             preflight.check_ports(
                 Project(tmp_path), ports, ours=set(), container_holding={port: "other-db"}
-            )
+            ).raise_if_failed()
         assert "container other-db" in info.value.message
 
 

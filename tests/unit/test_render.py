@@ -7,8 +7,7 @@ import io
 from rich.console import Console
 
 from devenv import render
-from devenv.doctor import Check
-from devenv.onboard import Phase
+from devenv.result import Result
 
 
 def shown(renderable: object) -> str:
@@ -19,11 +18,11 @@ def shown(renderable: object) -> str:
 
 def test_doctor_marks_and_fixes() -> None:
     text = shown(
-        render.doctor(
+        render.results(
             [
-                Check("disk", "ok", "60 GB free", "never shown for ok"),
-                Check("memory", "warn", "4 GB", "give Docker 8 GB"),
-                Check("engine", "fail", "not answering [start it]", "start Docker"),
+                Result("disk", "ok", "60 GB free", "never shown for ok"),
+                Result("memory", "warn", "4 GB", "give Docker 8 GB"),
+                Result("engine", "fail", "not answering [start it]", "start Docker"),
             ]
         )
     )
@@ -35,9 +34,23 @@ def test_doctor_marks_and_fixes() -> None:
 
 def test_phases_use_the_same_words() -> None:
     lines = [
-        shown(render.phase(Phase("up", "done", "up in 30s", 30.0))),
-        shown(render.phase(Phase("smoke", "skipped", "served", 0.0))),
-        shown(render.phase(Phase("doctor", "failed", "x", 0.1))),
+        shown(render.line(Result("up", "ok", "up in 30s", seconds=30.0))),
+        shown(render.line(Result("smoke", "skip", "served", seconds=0.0))),
+        shown(render.line(Result("doctor", "fail", "x", seconds=0.1))),
     ]
     assert [line.split()[0] for line in lines] == ["ok", "-", "FAIL"]
     assert len({line.index(line.split()[1]) for line in lines}) == 1, "names line up"
+
+
+def test_every_result_kind_shares_one_table() -> None:
+    """A GPU layer and a smoke step are results too: same marks, same columns."""
+    from devenv.gpu import Layer
+    from devenv.smoke import step
+
+    text = shown(
+        render.results(
+            [Layer("host", False, "no driver", "install it"), step("train", None, "skipped", 0.0)]
+        )
+    )
+    marked = [line.split()[:2] for line in text.splitlines()[1:] if "fix:" not in line]
+    assert marked == [["warn", "host"], ["-", "train"]] and "fix: install it" in text

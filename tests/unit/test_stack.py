@@ -9,56 +9,51 @@ import pytest
 from devenv import gpu, stack
 from devenv.errors import GpuUnavailableError
 from devenv.project import Project
-from tests.unit.fakes import CONFIG, FakeCompose, FakeDocker, container
+from tests.unit.fakes import CONFIG, FakeEngine, container
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Project, FakeCompose]:
-    compose = FakeCompose(CONFIG)
+def engine(tmp_path: Path) -> FakeEngine:
     (tmp_path / ".env").write_text("POSTGRES_PORT=5432\n")
-    monkeypatch.setattr(Project, "docker", lambda self, gpu=False: FakeDocker(compose))
-    return Project(tmp_path), compose
+    return FakeEngine(tmp_path, CONFIG)
 
 
-def test_status_probes_only_running_services(project) -> None:  # type: ignore[no-untyped-def]
-    proj, compose = project
-    compose.containers = [
+def test_status_probes_only_running_services(engine: FakeEngine) -> None:
+    engine.running = [
         container("postgres", "running", "healthy"),
         container("mlflow", "exited", None, 1),
     ]
-    results = {r.service.name: r for r in stack.status(proj)}
+    results = {r.service.name: r for r in stack.status(engine)}
     assert set(results) == {"postgres", "mlflow", "serving"}  # one-shots are not listed
     assert results["postgres"].ok and results["postgres"].probe is not None
     assert not results["mlflow"].ok and results["mlflow"].probe is None
     assert results["serving"].state == "missing" and not results["serving"].ok
     assert (
-        "execute",
+        "exec",
         ("postgres", ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"']),
-    ) in compose.calls
+    ) in engine.calls
 
 
-def test_diagnose_names_the_root_cause_with_its_logs(project) -> None:  # type: ignore[no-untyped-def]
-    proj, compose = project
-    compose.logs_text = "FATAL: password authentication failed"
-    compose.containers = [
+def test_diagnose_names_the_root_cause_with_its_logs(engine: FakeEngine) -> None:
+    engine.logs_said = "FATAL: password authentication failed"
+    engine.running = [
         container("postgres", "running", "unhealthy"),
         container("bucket-init", "exited", None, 0),
         container("mlflow", "created"),
     ]
-    failure = stack.diagnose(proj, CONFIG, set(CONFIG["services"]), FakeDocker(compose))
+    failure = stack.diagnose(engine, set(CONFIG["services"]))
     assert failure is not None
     assert failure.message.startswith("postgres did not become healthy")
     assert "password authentication failed" in (failure.details or "")
-    assert ("logs", (["postgres"], "30")) in compose.calls
+    assert ("logs", (["postgres"], 30)) in engine.calls
 
 
-def test_diagnose_flags_a_failed_one_shot(project) -> None:  # type: ignore[no-untyped-def]
-    proj, compose = project
-    compose.containers = [
+def test_diagnose_flags_a_failed_one_shot(engine: FakeEngine) -> None:
+    engine.running = [
         container("postgres", "running", "healthy"),
         container("bucket-init", "exited", None, 1),
     ]
-    failure = stack.diagnose(proj, CONFIG, set(CONFIG["services"]), FakeDocker(compose))
+    failure = stack.diagnose(engine, set(CONFIG["services"]))
     assert (
         failure is not None
         and "bucket-init" in failure.message
@@ -66,18 +61,14 @@ def test_diagnose_flags_a_failed_one_shot(project) -> None:  # type: ignore[no-u
     )
 
 
-def test_diagnose_finds_nothing_when_all_is_well(project) -> None:  # type: ignore[no-untyped-def]
-    proj, compose = project
-    compose.containers = [
-        container(n, "running", "healthy") for n in ("postgres", "mlflow", "serving")
-    ]
-    compose.containers.append(container("bucket-init", "exited", None, 0))
-    assert stack.diagnose(proj, CONFIG, set(CONFIG["services"]), FakeDocker(compose)) is None
+def test_diagnose_finds_nothing_when_all_is_well(engine: FakeEngine) -> None:
+    engine.running = [container(n, "running", "healthy") for n in ("postgres", "mlflow", "serving")]
+    engine.running.append(container("bucket-init", "exited", None, 0))
+    assert stack.diagnose(engine, set(CONFIG["services"])) is None
 
 
-def test_reset_plan_lists_volumes_with_their_users(project) -> None:  # type: ignore[no-untyped-def]
-    proj, compose = project
-    compose.config_json = {
+def test_reset_plan_lists_volumes_with_their_users(engine: FakeEngine) -> None:
+    engine.config = {
         "services": {
             "postgres": {"volumes": [{"type": "volume", "source": "pg"}]},
             "jupyter": {
@@ -86,12 +77,12 @@ def test_reset_plan_lists_volumes_with_their_users(project) -> None:  # type: ig
         },
         "volumes": {"pg": {"name": "proj_pg"}, "home": {"name": "proj_home"}},
     }
-    everything = stack.reset_plan(proj, [])
+    everything = stack.reset_plan(engine, [])
     assert [(p.volume, p.services) for p in everything] == [
         ("proj_pg", ("postgres",)),
         ("proj_home", ("jupyter",)),
     ]
-    assert [p.volume for p in stack.reset_plan(proj, ["jupyter"])] == ["proj_home"]
+    assert [p.volume for p in stack.reset_plan(engine, ["jupyter"])] == ["proj_home"]
 
 
 OK = [gpu.Layer("host", True, "1 GPU"), gpu.Layer("engine", True, "runtime")]

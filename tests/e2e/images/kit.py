@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from python_on_whales import DockerClient
+from devenv.engine import Engine
 
 HERE = Path(__file__).resolve().parent
 OVERRIDES = HERE / "overrides.env"
@@ -32,7 +32,7 @@ SUITE = "bookworm"
 MIRROR = os.environ.get("KIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 TORCH_WHEEL_DIRS = [Path(p) for p in os.environ.get("KIT_WHEEL_DIRS", "/opt/wheels").split(":")]
 
-docker = DockerClient()
+docker = Engine()
 
 
 def log(message: str) -> None:
@@ -57,7 +57,7 @@ def digest(*parts: str | bytes | Path) -> str:
 
 
 def exists(tag: str) -> bool:
-    return bool(docker.image.exists(tag))
+    return docker.image_exists(tag)
 
 
 def docker_build(context: Path, tag: str, build_args: dict[str, str]) -> None:
