@@ -1,3 +1,3 @@
-from devenv.cli import main
+from devenv.launch import main
 
 main()

@@ -42,6 +42,11 @@ class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_help(super().get_params(ctx))
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The whole first line in `devenv --help`, wrapped, never cut at 45 characters."""
+        text = self.short_help or (self.help or "").strip().split("\n\n")[0]
+        return " ".join(text.split())
+
 
 class _Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
@@ -59,7 +64,7 @@ app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
     add_completion=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # click's plain help: --help needs no rich (make bench-cli)
     pretty_exceptions_show_locals=False,  # .env holds secrets: never print locals
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -304,7 +309,8 @@ def up(
     gpu: Annotated[
         str,
         typer.Option(
-            metavar="MODE", help="auto: GPU overlay only when the host can run it; on; off."
+            metavar="MODE",
+            help="auto: the GPU overlay when the host can run it; nvidia: require it; none: CPU.",
         ),
     ] = "auto",
     json_output: JsonOption = False,

@@ -54,6 +54,9 @@ class Container:
     # (host ip, host port, container port/protocol) for each published port.
     bindings: tuple[tuple[str, int, str], ...] = ()
     id: str = ""
+    image: str = ""  # the tag it was made from
+    image_id: str = ""  # the image it runs
+    config_hash: str = ""  # compose's hash of the service's configuration when made
 
     @property
     def host_ports(self) -> set[int]:
@@ -290,6 +293,38 @@ class Engine:
         """Service name -> its container."""
         return {c.service: c for c in self.containers()}
 
+    def config_hashes(self, names: Sequence[str], *, gpu: bool = False) -> dict[str, str]:
+        """compose's configuration hash per service, as it labels the containers it makes: a
+        container whose label differs would be recreated by `compose up`."""
+        from python_on_whales.utils import run
+
+        def hashes(d: DockerClient) -> str:
+            command = [*d.compose.docker_compose_cmd, "config", "--hash", ",".join(names)]
+            return str(run(command, capture_stdout=True) or "")
+
+        found: dict[str, str] = {}
+        for line in str(self._call(hashes, gpu=gpu)).splitlines():
+            name, _, value = line.strip().partition(" ")
+            if value:
+                found[name] = value.strip()
+        return found
+
+    def image_ids(self, tags: Sequence[str]) -> dict[str, str]:
+        """Tag -> the image ID it names now (tags that name no image are left out)."""
+        from python_on_whales.exceptions import NoSuchImage
+
+        def inspect(d: DockerClient) -> dict[str, str]:
+            found = {}
+            for tag in tags:
+                try:
+                    found[tag] = str(d.image.inspect(tag).id)
+                except NoSuchImage:
+                    continue
+            return found
+
+        ids: dict[str, str] = self._call(inspect)
+        return ids
+
     def exec(self, service: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         """Run a command in a running service. A non-zero exit is a result, not an error;
         a missing engine or CLI still raises. With a TTY the output goes to the terminal."""
@@ -427,4 +462,7 @@ def _container(raw: Any) -> Container:
         exit_code=state.exit_code,
         bindings=bindings,
         id=str(raw.id),
+        image=str((raw.config.image if raw.config else "") or ""),
+        image_id=str(raw.image or ""),
+        config_hash=str(labels.get("com.docker.compose.config-hash", "")),
     )

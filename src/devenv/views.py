@@ -112,6 +112,8 @@ def up(result: UpResult, token: str | None, *, gpu_note: bool, as_json: bool) ->
         console.info(f".env: added {', '.join(result.env.added)} from .env.example")
     if gpu_note:
         console.info(f"GPU: {result.gpu_reason}")
+    if result.converged:
+        console.info("already up as configured (same configuration and images): nothing started")
     if as_json:
         console.print_json(
             report(
@@ -119,6 +121,7 @@ def up(result: UpResult, token: str | None, *, gpu_note: bool, as_json: bool) ->
                 seconds=round(result.seconds, 1),
                 gpu=result.gpu,
                 gpu_reason=result.gpu_reason,
+                converged=result.converged,
             )
         )
         return

@@ -1,5 +1,6 @@
 """CLI benchmark: `devenv up` against plain `docker compose up -d --wait` on the same warm stack,
-measured side by side in one run, plus the wall time of `devenv --help` and `devenv status`.
+measured side by side in one run, plus the wall time of `devenv --version`, `devenv --help`,
+`devenv up --help` and `devenv status`.
 
     python tests/benchmarks/bench_cli.py [--rounds 5]
 
@@ -52,7 +53,9 @@ def main() -> int:
             samples: dict[str, list[float]] = {
                 "devenv up (warm)": [],
                 "docker compose up -d --wait (warm)": [],
+                "devenv --version": [],
                 "devenv --help": [],
+                "devenv up --help": [],
                 "devenv status": [],
             }
             for _ in range(args.rounds):
@@ -60,7 +63,9 @@ def main() -> int:
                 samples["docker compose up -d --wait (warm)"].append(
                     timed(["docker", "compose", "up", "-d", "--wait"], project)
                 )
+                samples["devenv --version"].append(timed([DEVENV, "--version"], project))
                 samples["devenv --help"].append(timed([DEVENV, "--help"], project))
+                samples["devenv up --help"].append(timed([DEVENV, "up", "--help"], project))
                 samples["devenv status"].append(timed([DEVENV, "status"], project))
         finally:
             subprocess.run(["docker", "compose", "down", "-v"], cwd=project, capture_output=True)

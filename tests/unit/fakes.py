@@ -29,6 +29,8 @@ class FakeEngine(Engine):
         self.logs_said = ""
         self.exec_result = ExecResult(0, "1")
         self.calls: list[tuple[str, Any]] = []
+        self.hashes: dict[str, str] = {}
+        self.images: dict[str, str] = {}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -44,6 +46,12 @@ class FakeEngine(Engine):
 
     def containers(self, *, all: bool = True) -> list[Container]:
         return [c for c in self.running if all or c.running]
+
+    def config_hashes(self, names: Sequence[str], *, gpu: bool = False) -> dict[str, str]:
+        return {n: self.hashes[n] for n in names if n in self.hashes}
+
+    def image_ids(self, tags: Sequence[str]) -> dict[str, str]:
+        return {t: self.images[t] for t in tags if t in self.images}
 
     def exec(self, service: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         self.calls.append(("exec", (service, list(command))))

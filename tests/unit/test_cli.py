@@ -251,3 +251,32 @@ def test_urls_are_never_cut(tmp_path: Path, width: int, monkeypatch: pytest.Monk
     for url in wanted:
         assert any(line.endswith(url) for line in lines), (url, screen.getvalue())
     assert "…" not in screen.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("args", "must_not_load"),
+    [
+        (["--version"], ("typer", "rich", "python_on_whales", "httpx", "yaml")),
+        (["-V"], ("typer", "rich")),
+        (["--help"], ("rich", "python_on_whales", "httpx", "yaml", "copier")),
+        (["up", "--help"], ("rich", "python_on_whales", "httpx", "copier")),
+    ],
+)
+def test_fast_paths_load_nothing_they_do_not_need(
+    args: list[str], must_not_load: tuple[str, ...]
+) -> None:
+    """What keeps --version and --help quick (figures: make bench-cli): the modules they skip."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        f"sys.argv = ['devenv', *{args!r}]\n"
+        "from devenv.launch import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', *sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split("LOADED", 1)[1].split())
+    assert "devenv" in out.stdout
+    assert not loaded & set(must_not_load), loaded & set(must_not_load)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,54 @@ def test_gpu_on_fails_early_with_the_reason(tmp_path: Path, overlay: bool, words
     with pytest.raises(GpuUnavailableError) as info:
         stack.gpu_plan(Project(tmp_path), "nvidia", lambda: NO_RUNTIME)
     assert words in info.value.message and info.value.hint
+
+
+def converged_stack(engine: FakeEngine) -> set[str]:
+    """Every service as compose would leave it: running and healthy, init exited 0, made from
+    the current configuration hash and image."""
+    for name in CONFIG["services"]:
+        oneshot = name == "bucket-init"
+        engine.running.append(
+            replace(
+                container(name, "exited" if oneshot else "running", None if oneshot else "healthy"),
+                image=f"proj-{name}:local",
+                image_id=f"sha256:{name}",
+                config_hash=f"hash-{name}",
+            )
+        )
+        engine.hashes[name] = f"hash-{name}"
+        engine.images[f"proj-{name}:local"] = f"sha256:{name}"
+    return set(CONFIG["services"])
+
+
+def test_a_healthy_unchanged_stack_needs_no_compose_up(engine: FakeEngine) -> None:
+    targets = converged_stack(engine)
+    assert stack.converged(engine, targets, gpu=False)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["config edited", "image rebuilt", "init failed", "unhealthy", "missing", "init running"],
+)
+def test_any_difference_means_compose_up_runs(engine: FakeEngine, change: str) -> None:
+    targets = converged_stack(engine)
+    by_name = {c.service: i for i, c in enumerate(engine.running)}
+    if change == "config edited":
+        engine.hashes["mlflow"] = "hash-new"
+    elif change == "image rebuilt":
+        engine.images["proj-serving:local"] = "sha256:new"
+    elif change == "init failed":
+        engine.running[by_name["bucket-init"]] = replace(
+            engine.running[by_name["bucket-init"]], exit_code=1
+        )
+    elif change == "init running":
+        engine.running[by_name["bucket-init"]] = replace(
+            engine.running[by_name["bucket-init"]], state="running"
+        )
+    elif change == "unhealthy":
+        engine.running[by_name["postgres"]] = replace(
+            engine.running[by_name["postgres"]], health="starting"
+        )
+    else:
+        del engine.running[by_name["serving"]]
+    assert not stack.converged(engine, targets, gpu=False)
