@@ -106,6 +106,7 @@ def probe(engine: Engine, service: Service) -> ProbeResult | None:
 
 def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus]:
     """State, health and a probe for each long-running service (probes only when running)."""
+    engine.prefetch("config", "states")
     known = services.load(engine)
     check_names(known, names or [])
     states = engine.states()
@@ -358,6 +359,9 @@ def up(
     started = time.monotonic()
     project = engine.project
     assert project is not None
+    # The reads below are independent: made side by side, then used (and raised) in order.
+    env_there = (project.root / ".env").is_file()
+    engine.prefetch("info", "compose_version", *(("config", "states") if env_there else ()))
     info = engine.info  # the engine answers (or one clear error), before anything else
     for result in preflight_results(engine):
         result.raise_if_failed()
