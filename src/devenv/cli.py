@@ -19,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 # --help, --version and completion stay fast (python-on-whales, httpx, yaml, copier load late).
 from devenv import __version__, console
 from devenv.client_env import EnvFormat
-from devenv.errors import DevenvError, InterruptedByUserError, UsageError, exit_codes
+from devenv.errors import DevenvError, InterruptedByUserError, exit_codes
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -330,7 +330,6 @@ def up(
       devenv up --gpu none --timeout 900
     """
     from devenv import stack
-    from devenv.project import GPU_OVERLAY
 
     mode = stack.parse_gpu_mode(gpu)
     engine = _engine()
@@ -350,14 +349,7 @@ def up(
             gpu=mode,
             on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
         )
-    assert engine.project is not None
-    quiet_cpu = mode != "auto" or not (engine.project.root / GPU_OVERLAY).is_file()
-    views().up(
-        result,
-        engine.env.get("JUPYTER_TOKEN"),
-        gpu_note=not result.gpu and not quiet_cpu,
-        as_json=json_output,
-    )
+    views().up(result, engine.env.get("JUPYTER_TOKEN"), as_json=json_output)
     if failure := stack.unhealthy(result.statuses, started=True):
         raise failure
     console.success(f"stack up and working in {result.seconds:.1f}s")
@@ -541,20 +533,8 @@ def reset(
 
     engine = _engine()
     plans = stack.reset_plan(engine, names or [])
-    if not plans:
-        console.info("nothing to delete")
-        return
-    console.info("This deletes, for good:")
-    for plan in plans:
-        console.info(f"  volume {plan.volume}  (used by {', '.join(plan.services) or 'nothing'})")
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                "refusing to delete data without confirmation", hint="re-run with --yes"
-            )
-        if not typer.confirm("Delete these volumes?", default=False, err=True):
-            console.info("nothing deleted")
-            raise typer.Exit(1)
+    if not views().confirm_deletion(plans, yes=yes):
+        raise typer.Exit(0 if not plans else 1)
     deleted = stack.reset(engine, plans, names or [])
     console.success(f"deleted {len(deleted)} volume(s); devenv up starts afresh")
 

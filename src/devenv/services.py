@@ -22,6 +22,7 @@ class Service:
     probe: str | None
     console: str | None
     order: int
+    probe_in: str | None = None  # the service whose container runs an exec probe (default: it)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,9 +45,21 @@ def from_config(config: dict[str, Any]) -> list[Service]:
                 probe=labels.get("probe"),
                 console=labels.get("console"),
                 order=int(labels.get("order", "1000")),
+                probe_in=labels.get("probe-in"),
             )
         )
     return sorted(found, key=lambda s: (s.order, s.name))
+
+
+# Every kind of probe devenv knows, and where it runs: over HTTP from the host, or as a command
+# inside a container. A `devenv.probe` label must name one of these (a template test checks).
+PROBES = {
+    "mlflow": "host",
+    "jupyter": "host",
+    "serving": "host",
+    "postgres": "container",
+    "s3": "container",
+}
 
 
 def base(url: str) -> str:

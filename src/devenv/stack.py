@@ -91,16 +91,16 @@ def probe(engine: Engine, service: Service) -> ProbeResult | None:
         return health.http_ok(services.base(url) + "/health")
     if kind == "postgres":
         sql = 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"'
-        return _exec_probe(engine, service.name, ["sh", "-c", sql])
+        return _exec_probe(engine, service.probe_in or service.name, ["sh", "-c", sql])
     if kind == "s3":
-        # The MLflow container holds the S3 client and credentials: list the artifact bucket.
+        # Where the S3 client and credentials live (the MLflow container): list the bucket.
         script = (
             "import os, boto3; s3 = boto3.client('s3', endpoint_url="
             "os.environ['MLFLOW_S3_ENDPOINT_URL'], region_name='us-east-1'); "
             "print(s3.list_objects_v2(Bucket=os.environ['MLFLOW_ARTIFACTS_DESTINATION']"
             ".split('/')[2], MaxKeys=1)['KeyCount'], 'objects listed')"
         )
-        return _exec_probe(engine, "mlflow", ["python", "-c", script])
+        return _exec_probe(engine, service.probe_in or service.name, ["python", "-c", script])
     return None
 
 
@@ -250,6 +250,7 @@ class UpResult:
     gpu_reason: str
     env: envfile.EnvSync
     converged: bool = False  # already as asked: compose up was not needed
+    gpu_note: bool = False  # worth saying why the GPU is not used (auto, on a GPU project)
 
 
 def converged(engine: Engine, targets: set[str], *, gpu: bool) -> bool:
@@ -370,6 +371,7 @@ def up(
     check_names(services.from_config(config), names)
     torch_index = engine.env.get("TORCH_INDEX_URL")
     use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(info.facts, torch_index))
+    gpu_note = gpu == "auto" and not use_gpu and (project.root / GPU_OVERLAY).is_file()
 
     targets = _with_dependencies(config, names) if names else set(config["services"])
     if build is not True and converged(engine, targets, gpu=use_gpu):
@@ -380,6 +382,7 @@ def up(
             gpu_reason,
             env_sync,
             converged=True,
+            gpu_note=gpu_note,
         )
     preflight.check_published_ports(engine, targets).raise_if_failed()
 
@@ -397,7 +400,12 @@ def up(
     except DockerCommandError as error:
         raise _failure(engine, targets, progress, error) from None
     return UpResult(
-        status(engine, names), time.monotonic() - started, use_gpu, gpu_reason, env_sync
+        status(engine, names),
+        time.monotonic() - started,
+        use_gpu,
+        gpu_reason,
+        env_sync,
+        gpu_note=gpu_note,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from devenv import console, render
+from devenv.errors import UsageError
 from devenv.result import report
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from devenv.result import Result
     from devenv.scaffold import NewResult, UpdateResult
     from devenv.services import Service
-    from devenv.stack import ServiceStatus, UpResult
+    from devenv.stack import ServiceStatus, UpResult, VolumePlan
 
 
 def new(result: NewResult, seconds: float, *, as_json: bool) -> None:
@@ -103,14 +104,14 @@ def status(statuses: list[ServiceStatus], *, as_json: bool) -> None:
     console.out.print(status_table(statuses))
 
 
-def up(result: UpResult, token: str | None, *, gpu_note: bool, as_json: bool) -> None:
+def up(result: UpResult, token: str | None, *, as_json: bool) -> None:
     from devenv.stack import url_rows
 
     if result.env.created:
         console.info(".env created from .env.example with fresh secrets (git-ignored, mode 600)")
     elif result.env.added:
         console.info(f".env: added {', '.join(result.env.added)} from .env.example")
-    if gpu_note:
+    if result.gpu_note:
         console.info(f"GPU: {result.gpu_reason}")
     if result.converged:
         console.info("already up as configured (same configuration and images): nothing started")
@@ -180,6 +181,28 @@ def ps(containers: list[Container], *, as_json: bool) -> None:
         console.print_json([c.as_dict() for c in containers])
         return
     console.out.print(render.ps(containers))
+
+
+def confirm_deletion(plans: list[VolumePlan], *, yes: bool) -> bool:
+    """Say what `reset` deletes, for good; without --yes ask (a terminal) or refuse (a pipe)."""
+    if not plans:
+        console.info("nothing to delete")
+        return False
+    console.info("This deletes, for good:")
+    for plan in plans:
+        console.info(f"  volume {plan.volume}  (used by {', '.join(plan.services) or 'nothing'})")
+    if yes:
+        return True
+    import sys
+
+    if not sys.stdin.isatty():
+        raise UsageError("refusing to delete data without confirmation", hint="re-run with --yes")
+    import typer
+
+    if typer.confirm("Delete these volumes?", default=False, err=True):
+        return True
+    console.info("nothing deleted")
+    return False
 
 
 def raw(text: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from devenv.envfile import read_env
+from devenv.services import PROBES
 from tests.template import lint
 from tests.template.conftest import answer_matrix, answers_id
 
@@ -97,6 +98,12 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
             test = service.get("healthcheck", {}).get("test")
             assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
             assert labels.get("devenv.probe") and labels.get("devenv.url"), f"{name} lacks labels"
+            # The registry (devenv.services) knows the probe, and where an exec probe runs.
+            assert labels["devenv.probe"] in PROBES, f"{name}: unknown probe"
+            runs_in = labels.get("devenv.probe-in", name)
+            assert runs_in in config["services"], f"{name}: probe runs in unknown {runs_in}"
+            if PROBES[labels["devenv.probe"]] == "host":
+                assert "devenv.probe-in" not in labels, f"{name}: an HTTP probe runs on the host"
             assert "start_interval" not in service["healthcheck"], "needs Engine >= 25"
         for port in service.get("ports", []):
             assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} beyond loopback"
