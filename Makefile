@@ -32,7 +32,7 @@ test: lint ## every test: unit, template matrix and linters, end-to-end on a rea
 	$(BIN)/pytest $(PYTEST_FLAGS) --durations=10 tests
 
 unit: install ## only the fast tests (no Docker engine needed)
-	$(BIN)/pytest tests/unit tests/template
+	$(BIN)/pytest tests/unit tests/template tests/canary
 
 e2e: install ## only the end-to-end tests (Docker engine needed)
 	$(BIN)/pytest $(PYTEST_FLAGS) tests/e2e
