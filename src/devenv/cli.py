@@ -79,12 +79,13 @@ def _interruptible(hint: str) -> Iterator[None]:
         raise InterruptedByUserError("interrupted", hint=hint) from None
 
 
-def _engine() -> Engine:
-    """The command's one Engine, for the project around the current folder."""
+def _engine(*, every_profile: bool = False) -> Engine:
+    """The command's one Engine, for the project around the current folder. `every_profile`:
+    the optional services too (the canary's), for commands that act on whatever runs."""
     from devenv.engine import Engine
     from devenv.project import find_project
 
-    return Engine(find_project())
+    return Engine(find_project(), profiles=["*"] if every_profile else [])
 
 
 def views() -> ModuleType:
@@ -506,7 +507,7 @@ def restart(names: ServicesArgument = None) -> None:
     """
     from devenv import services
 
-    engine = _engine()
+    engine = _engine(every_profile=True)
     services.check_names(services.load(engine), names or [])
     engine.require()
     engine.restart(names or [])
@@ -531,7 +532,7 @@ def reset(
     """
     from devenv import stack
 
-    engine = _engine()
+    engine = _engine(every_profile=True)
     plans = stack.reset_plan(engine, names or [])
     if not views().confirm_deletion(plans, yes=yes):
         raise typer.Exit(0 if not plans else 1)
@@ -549,7 +550,7 @@ def down() -> None:
 
       devenv down
     """
-    engine = _engine()
+    engine = _engine(every_profile=True)
     engine.require()
     engine.down()
     console.success("stopped; volumes kept (your data is safe)")
@@ -579,7 +580,7 @@ def logs(
     """
     from devenv import services
 
-    engine = _engine()
+    engine = _engine(every_profile=True)
     services.check_names(services.load(engine), [service] if service else [])
     engine.require()
     show = views()
@@ -614,6 +615,122 @@ def env_(
         console.info("secrets left out; add --show-secrets to include them")
 
 
+canary_app = typer.Typer(
+    name="canary",
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "Champion/challenger canary through an Envoy gateway: split traffic, shift it live, "
+        "promote or roll back (docs/canary.md)."
+    ),
+    epilog=EXIT_CODES,
+)
+app.add_typer(canary_app)
+
+
+def _canary_engine() -> Engine:
+    from devenv.canary_flow import engine_for
+    from devenv.project import find_project
+
+    return engine_for(find_project())
+
+
+@canary_app.command("start", cls=_Command, epilog=EXIT_CODES)
+def canary_start(*, json_output: JsonOption = False) -> None:
+    """Start the gateway and the challenger; traffic splits as CANARY_PERCENT in .env says.
+
+    Needs a model version with the champion alias and one with the challenger alias
+    (CANARY_ALIAS, default challenger). Requests to the gateway's URL go to either; a header
+    pins a track (x-model-track: challenger) and a user id keeps one user on one track.
+
+    Examples:
+
+      devenv canary start
+
+      devenv canary start --json
+    """
+    from devenv import canary_flow
+
+    renderer = console.LiveTable()
+    with _interruptible("the gateway may be starting: devenv canary status shows it"), renderer:
+        found = canary_flow.start(
+            _canary_engine(),
+            on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
+        )
+    views().canary(found, as_json=json_output)
+    console.success(f"canary gateway up at {found.url}")
+
+
+@canary_app.command("set", cls=_Command, epilog=EXIT_CODES)
+def canary_set(
+    percent: Annotated[
+        str, typer.Argument(metavar="PERCENT", help="The challenger's share, 0-100.")
+    ],
+    *,
+    json_output: JsonOption = False,
+) -> None:
+    """Shift traffic live (no reload, no dropped request) and keep the share in .env.
+
+    Examples:
+
+      devenv canary set 10
+
+      devenv canary set 100 --json
+    """
+    from devenv import canary_flow
+
+    found = canary_flow.set_percent(_canary_engine(), percent)
+    views().canary(found, as_json=json_output)
+    console.success(f"challenger now gets {found.live_percent} % of traffic")
+
+
+@canary_app.command("status", cls=_Command, epilog=EXIT_CODES)
+def canary_status(*, json_output: JsonOption = False) -> None:
+    """Weights, versions, and requests and error rates per track (Envoy's own stats).
+
+    Examples:
+
+      devenv canary status
+
+      devenv canary status --json | jq '.results[] | {name, data}'
+    """
+    from devenv import canary_flow
+
+    found = canary_flow.status(_canary_engine())
+    views().canary(found, as_json=json_output)
+
+
+@canary_app.command("promote", cls=_Command, epilog=EXIT_CODES)
+def canary_promote(*, json_output: JsonOption = False) -> None:
+    """The challenger's version becomes the champion (MLflow alias); the challenger gets 0 %.
+
+    Examples:
+
+      devenv canary promote
+    """
+    from devenv import canary_flow
+
+    version, found = canary_flow.promote(_canary_engine())
+    views().canary(found, as_json=json_output)
+    console.success(f"version {version} is the champion now; the challenger gets no traffic")
+
+
+@canary_app.command("rollback", cls=_Command, epilog=EXIT_CODES)
+def canary_rollback(*, json_output: JsonOption = False) -> None:
+    """Send all traffic back to the champion (the challenger keeps running, at 0 %).
+
+    Examples:
+
+      devenv canary rollback
+    """
+    from devenv import canary_flow
+
+    found = canary_flow.rollback(_canary_engine())
+    views().canary(found, as_json=json_output)
+    console.success("all traffic on the champion")
+
+
 # Aliases users know from Supabase, Astro and compose itself.
 for alias, target, summary in (
     ("start", up, "build, start and health-check the stack (devenv start jupyter)."),
@@ -641,7 +758,7 @@ def ps(*, json_output: JsonOption = False) -> None:
     """
     from devenv import stack
 
-    views().ps(stack.ps(_engine()), as_json=json_output)
+    views().ps(stack.ps(_engine(every_profile=True)), as_json=json_output)
 
 
 @app.command(
@@ -676,7 +793,7 @@ def exec_(
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     with _interruptible("the command was stopped; the service keeps running"):
-        out = stack.exec_in(_engine(), service, command or [], tty=tty)
+        out = stack.exec_in(_engine(every_profile=True), service, command or [], tty=tty)
     if out:
         views().raw(out if out.endswith("\n") else out + "\n")
 

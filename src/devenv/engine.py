@@ -144,8 +144,9 @@ def compose_missing() -> ComposeMissingError:
 class Engine:
     """Docker for one project (or for the machine, with no project)."""
 
-    def __init__(self, project: Project | None = None) -> None:
+    def __init__(self, project: Project | None = None, *, profiles: Sequence[str] = ()) -> None:
         self.project = project
+        self.profiles = list(profiles)  # compose profiles to include (e.g. canary)
         self._config: dict[str, Any] | None = None
         self._env: dict[str, str] | None = None
         self._states: dict[str, Container] | None = None
@@ -162,7 +163,11 @@ class Engine:
         files: list[Any] = [self.project.root / COMPOSE_FILE]
         if gpu:
             files.append(self.project.root / GPU_OVERLAY)
-        return DockerClient(compose_project_directory=self.project.root, compose_files=files)
+        return DockerClient(
+            compose_project_directory=self.project.root,
+            compose_files=files,
+            compose_profiles=self.profiles,
+        )
 
     @contextmanager
     def errors(self) -> Iterator[None]:

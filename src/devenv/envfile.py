@@ -182,3 +182,21 @@ def follow(env_path: Path, old_example: str, new_example: str) -> EnvFollow:
             lines.append(line)
         write_private(env_path, "\n".join(lines) + "\n", replace=True)
     return result
+
+
+def set_values(env_path: Path, values: dict[str, str]) -> None:
+    """Set these keys in .env (the line that wins, else a new line at the end), keeping every
+    other line, comment and value; written atomically, mode 600."""
+    text = _read_text(env_path)
+    lines = text.splitlines()
+    last = {}
+    for i, line in enumerate(lines):
+        match = _LINE.match(line)
+        if match and match[1] in values:
+            last[match[1]] = i
+    for key, value in values.items():
+        if key in last:
+            lines[last[key]] = f"{key}={value}"
+        else:
+            lines.append(f"{key}={value}")
+    write_private(env_path, "\n".join(lines) + "\n", replace=True)

@@ -23,6 +23,7 @@ class Service:
     console: str | None
     order: int
     probe_in: str | None = None  # the service whose container runs an exec probe (default: it)
+    admin: str | None = None  # an admin API on loopback (the canary gateway's Envoy)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +47,7 @@ def from_config(config: dict[str, Any]) -> list[Service]:
                 console=labels.get("console"),
                 order=int(labels.get("order", "1000")),
                 probe_in=labels.get("probe-in"),
+                admin=labels.get("admin"),
             )
         )
     return sorted(found, key=lambda s: (s.order, s.name))
@@ -59,6 +61,7 @@ PROBES = {
     "serving": "host",
     "postgres": "container",
     "s3": "container",
+    "gateway": "host",
 }
 
 

@@ -88,7 +88,9 @@ def probe(engine: Engine, service: Service) -> ProbeResult | None:
     if kind == "jupyter":
         return health.jupyter_api(services.base(url), engine.env.get("JUPYTER_TOKEN", ""))
     if kind == "serving":
-        return health.http_ok(services.base(url) + "/health")
+        return health.http_ok(services.base(url) + "/health") if url else None
+    if kind == "gateway" and service.admin:
+        return health.http_ok(services.base(service.admin) + "/ready")
     if kind == "postgres":
         sql = 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"'
         return _exec_probe(engine, service.probe_in or service.name, ["sh", "-c", sql])

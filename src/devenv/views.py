@@ -14,6 +14,7 @@ from devenv.errors import UsageError
 from devenv.result import report
 
 if TYPE_CHECKING:
+    from devenv.canary_flow import CanaryStatus
     from devenv.engine import Container
     from devenv.gpu_check import GpuReport
     from devenv.onboard import OnboardResult
@@ -203,6 +204,18 @@ def confirm_deletion(plans: list[VolumePlan], *, yes: bool) -> bool:
         return True
     console.info("nothing deleted")
     return False
+
+
+def canary(found: CanaryStatus, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(report(found.results(), **found.extras()))
+        return
+    console.out.print(render.results(found.results(), header="track", columns=("weight",)))
+    spec = found.spec
+    console.info(
+        f"gateway {found.url}: pin with {spec.pin_header}: champion|challenger, "
+        f"stick users with {spec.sticky_header}"
+    )
 
 
 def raw(text: str) -> None:

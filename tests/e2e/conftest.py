@@ -30,6 +30,8 @@ PORT_KEYS = (
     "MLFLOW_PORT",
     "JUPYTER_PORT",
     "SERVING_PORT",
+    "CANARY_PORT",
+    "CANARY_ADMIN_PORT",
 )
 
 
@@ -61,7 +63,8 @@ class Stack:
         self.engine.up([], gpu=False, build=build or None, timeout=timeout, on_line=lambda _: None)
 
     def down(self, *, volumes: bool = False) -> None:
-        self.engine.down(volumes=volumes, timeout=10)
+        """Everything the test started, the optional profiles' services (canary) included."""
+        Engine(Project(self.root), profiles=["*"]).down(volumes=volumes, timeout=10)
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`docker compose` on this stack (by name and folder), output captured."""

@@ -41,6 +41,7 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
         files |= {f"services/serving/{n}" for n in
                   (".dockerignore", "Dockerfile", "requirements.txt", "app/__init__.py",
                    "app/main.py")}
+        files |= {"services/gateway/Dockerfile", "services/gateway/requirements.txt"}
     return files
 
 
@@ -199,3 +200,36 @@ def test_extra_ca_certs_becomes_a_build_secret(render, compose_cmd: list[str], t
     assert built and all(
         {"source": "extra_ca"} in config["services"][n]["build"]["secrets"] for n in built
     )
+
+
+def test_canary_profile(render, compose_cmd: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """`--profile canary` adds the challenger (the serving image, the challenger alias) and the
+    Envoy gateway: hardened, healthchecked, ports on loopback, admin API on 127.0.0.1 always."""
+    project: Path = render({"include_serving": True})
+    plain = compose_config(compose_cmd, project)
+    assert not {"gateway", "serving-challenger"} & set(plain["services"]), "only with the profile"
+    result = subprocess.run(
+        [*compose_cmd, "--project-directory", str(project), "--profile", "canary", "config",
+         "--format", "json"], capture_output=True, text=True, cwd=project, env={
+             **__import__("os").environ, "BIND_ADDRESS": "0.0.0.0"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    gateway, challenger, serving = (
+        services["gateway"], services["serving-challenger"], services["serving"]
+    )
+    assert challenger["image"] == serving["image"] and "build" not in challenger
+    env = read_env(project / ".env")
+    assert challenger["environment"]["MODEL_ALIAS"] == env["CANARY_ALIAS"] == "challenger"
+    for service in (gateway, challenger):
+        assert service["cap_drop"] == ["ALL"] and service["healthcheck"]["test"][0] == "CMD"
+        assert "no-new-privileges:true" in service["security_opt"]
+    assert gateway["read_only"] is True
+    admin = next(p for p in gateway["ports"] if p["target"] == 9901)
+    assert admin["host_ip"] == "127.0.0.1", "the admin API changes weights: never beyond loopback"
+    assert int(admin["published"]) == int(env["CANARY_ADMIN_PORT"])
+    labels = gateway["labels"]
+    assert labels["devenv.probe"] in PROBES and labels["devenv.admin"].endswith(
+        env["CANARY_ADMIN_PORT"]
+    )
+    mount = gateway["volumes"][0]
+    assert mount["read_only"] and mount["source"].endswith(".devenv/gateway/envoy.yaml")

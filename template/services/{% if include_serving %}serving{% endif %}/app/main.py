@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -184,7 +184,7 @@ def metadata() -> dict[str, Any]:
 
 
 @app.post("/predict")
-def predict(request: PredictRequest) -> dict[str, Any]:
+def predict(request: PredictRequest, response: Response) -> dict[str, Any]:
     import pandas as pd
 
     model = state.model
@@ -200,4 +200,6 @@ def predict(request: PredictRequest) -> dict[str, Any]:
     values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
     log.info("predict", extra={"fields": {"rows": len(request.inputs), "version": state.version,
                                           "ms": round((time.perf_counter() - started) * 1000, 2)}})
+    # Which version answered, for a client behind the canary gateway (it adds the track).
+    response.headers["x-model-version"] = str(state.version)
     return {"predictions": values, "model": MODEL_NAME, "version": state.version}
