@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 from enum import Enum
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from devenv import services
-from devenv.engine import Engine
+
+if TYPE_CHECKING:
+    from devenv.engine import Engine
 
 
 class EnvFormat(str, Enum):

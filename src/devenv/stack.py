@@ -375,17 +375,15 @@ def up(
     use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(info.facts, torch_index))
     gpu_note = gpu == "auto" and not use_gpu and (project.root / GPU_OVERLAY).is_file()
 
+    def done(*, unchanged: bool) -> UpResult:
+        statuses = status(engine, names)
+        return UpResult(
+            statuses, time.monotonic() - started, use_gpu, gpu_reason, env_sync, unchanged, gpu_note
+        )
+
     targets = _with_dependencies(config, names) if names else set(config["services"])
     if build is not True and converged(engine, targets, gpu=use_gpu):
-        return UpResult(
-            status(engine, names),
-            time.monotonic() - started,
-            use_gpu,
-            gpu_reason,
-            env_sync,
-            converged=True,
-            gpu_note=gpu_note,
-        )
+        return done(unchanged=True)
     preflight.check_published_ports(engine, targets).raise_if_failed()
 
     progress = Progress(
@@ -401,14 +399,7 @@ def up(
         engine.up(names, gpu=use_gpu, build=build, timeout=timeout, on_line=feed)
     except DockerCommandError as error:
         raise _failure(engine, targets, progress, error) from None
-    return UpResult(
-        status(engine, names),
-        time.monotonic() - started,
-        use_gpu,
-        gpu_reason,
-        env_sync,
-        gpu_note=gpu_note,
-    )
+    return done(unchanged=False)
 
 
 # ---------------------------------------------------------------- reset
