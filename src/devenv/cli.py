@@ -622,7 +622,8 @@ canary_app = typer.Typer(
     rich_markup_mode=None,
     help=(
         "Champion/challenger canary through an Envoy gateway: split traffic, shift it live, "
-        "promote or roll back (docs/canary.md)."
+        "promote or roll back (docs/canary.md).\n\nExamples:\n\n  devenv canary start\n\n"
+        "  devenv canary set 10\n\n  devenv canary status --json"
     ),
     epilog=EXIT_CODES,
 )
