@@ -136,9 +136,11 @@ def cli_missing() -> ToolMissingError:
 
 
 def compose_missing() -> ComposeMissingError:
-    from devenv.preflight import compose_version_error
+    """The preflight's own words for a missing plugin (it knows whether v1 is there)."""
+    from devenv.preflight import check_compose_version
 
-    return compose_version_error(None)
+    found = check_compose_version(None)
+    return ComposeMissingError(found.detail, hint=found.fix)
 
 
 class Engine:

@@ -59,12 +59,6 @@ def check_compose_version(version_text: str | None) -> Result:
     return ok("compose", version_text.strip())
 
 
-def compose_version_error(version_text: str | None) -> ComposeMissingError:
-    """The error for a missing (None) or too old compose."""
-    found = check_compose_version(version_text)
-    return ComposeMissingError(found.detail, hint=found.fix)
-
-
 def _has_compose_v1() -> bool:
     try:
         out = subprocess.run(["docker-compose", "version"], capture_output=True, text=True)
