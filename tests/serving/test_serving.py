@@ -23,9 +23,17 @@ def test_serves_the_alias_and_matches_the_model(client_for) -> None:  # type: ig
     client = client_for()
     ready = client.get("/ready").json()
     assert ready["ready"] is True and ready["version"] == model["version"]
-    body = client.post("/predict", json={"inputs": model["inputs"]}).json()
+    answer = client.post("/predict", json={"inputs": model["inputs"]})
+    body = answer.json()
     assert body["predictions"] == model["expected"] and body["version"] == model["version"]
+    assert answer.headers["x-model-version"] == model["version"], "the gateway's clients read it"
+    # Keys in any order: the estimator still gets the signature's column order.
+    shuffled = [dict(reversed(list(row.items()))) for row in model["inputs"]]
+    assert client.post("/predict", json={"inputs": shuffled}).json()["predictions"] == (
+        model["expected"]
+    )
     meta = client.get("/metadata").json()
+    assert meta["predictor"].startswith("sklearn"), "the flavour's estimator, called directly"
     assert [c["name"] for c in meta["inputs"]] == [
         "sepal_length",
         "sepal_width",

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Response
@@ -50,6 +50,11 @@ class Loaded:
     run_id: str | None = None
     loaded_at: float | None = None
     error: str | None = "not loaded yet"
+    # Read once per load, not per request: the signature's columns, and the flavour's own
+    # estimator when there is one (scikit-learn): called directly, after our own signature
+    # check, it skips pyfunc's per-call schema enforcement (the bulk of a one-row request).
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    native: Any = None
 
 
 state = Loaded()
@@ -84,8 +89,17 @@ def load(force: bool = False) -> bool:
             state.error = f"loading version {version} failed: {type(error).__name__}: {error}"
         log.error("model load failed", extra={"fields": {"version": version, "error": str(error)}})
         return False
+    schema = model.metadata.get_input_schema()
+    columns = schema.to_dict() if schema is not None else []
+    native = None
+    if "sklearn" in (model.metadata.flavors or {}) and all("name" in c for c in columns):
+        try:
+            native = model.get_raw_model()
+        except Exception:  # an older MLflow or another wrapper: pyfunc's path still works
+            native = None
     with lock:
         state.model, state.version, state.run_id = model, version, run_id
+        state.columns, state.native = columns, native
         state.loaded_at, state.error = time.time(), None
     log.info("model loaded", extra={"fields": {"model": MODEL_NAME, "version": version}})
     return True
@@ -126,13 +140,11 @@ class PredictRequest(BaseModel):
 
 
 def schema_columns() -> list[dict[str, Any]]:
-    schema = state.model.metadata.get_input_schema()
-    return schema.to_dict() if schema is not None else []
+    return state.columns
 
 
-def check_inputs(rows: list[dict[str, Any]]) -> None:
+def check_inputs(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> None:
     """Say exactly what is wrong with a payload, before the model sees it."""
-    columns = schema_columns()
     if not columns:
         return
     names = {c["name"] for c in columns if "name" in c}
@@ -180,26 +192,33 @@ def metadata() -> dict[str, Any]:
         raise HTTPException(503, state.error or "no model loaded")
     return {"model": MODEL_NAME, "alias": MODEL_ALIAS, "version": state.version,
             "run_id": state.run_id, "inputs": schema_columns(),
-            "loaded_at": state.loaded_at}
+            "loaded_at": state.loaded_at,
+            "predictor": "sklearn (signature checked by this API)" if state.native is not None
+            else "pyfunc"}
 
 
 @app.post("/predict")
 def predict(request: PredictRequest, response: Response) -> dict[str, Any]:
     import pandas as pd
 
-    model = state.model
+    with lock:  # one consistent model, version and signature for the whole request
+        model, native, columns, version = state.model, state.native, state.columns, state.version
     if model is None:
         raise HTTPException(503, f"{state.error}. Hint: run the training "
                                  "(python -m <package>.train in JupyterLab, or devenv smoke)")
-    check_inputs(request.inputs)
+    check_inputs(request.inputs, columns)
     started = time.perf_counter()
     try:
-        predictions = model.predict(pd.DataFrame(request.inputs))
+        if native is not None:  # the signature is checked: the estimator gets its columns
+            frame = pd.DataFrame(request.inputs, columns=[c["name"] for c in columns])
+            predictions = native.predict(frame)
+        else:
+            predictions = model.predict(pd.DataFrame(request.inputs))
     except Exception as error:  # schema enforcement and model errors are the caller's to fix
         raise HTTPException(422, str(error).splitlines()[0][:300]) from None
     values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
-    log.info("predict", extra={"fields": {"rows": len(request.inputs), "version": state.version,
+    log.info("predict", extra={"fields": {"rows": len(request.inputs), "version": version,
                                           "ms": round((time.perf_counter() - started) * 1000, 2)}})
     # Which version answered, for a client behind the canary gateway (it adds the track).
-    response.headers["x-model-version"] = str(state.version)
-    return {"predictions": values, "model": MODEL_NAME, "version": state.version}
+    response.headers["x-model-version"] = str(version)
+    return {"predictions": values, "model": MODEL_NAME, "version": version}
