@@ -33,7 +33,9 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return uri
 
 
-def register_model(name: str = "iris", alias: str = "champion", c: float = 1.0) -> dict[str, Any]:
+def register_model(
+    name: str = "iris", alias: str = "champion", c: float = 1.0, predict_fn: str = "predict"
+) -> dict[str, Any]:
     """Train, log with signature and example, register, set the alias: what train.py does."""
     import mlflow
     from mlflow.models import infer_signature
@@ -50,6 +52,7 @@ def register_model(name: str = "iris", alias: str = "champion", c: float = 1.0) 
             signature=infer_signature(X, model.predict(X)),
             input_example=X.head(2),
             registered_model_name=name,
+            pyfunc_predict_fn=predict_fn,
         )
     mlflow.MlflowClient().set_registered_model_alias(name, alias, info.registered_model_version)
     sample = X.head(3)

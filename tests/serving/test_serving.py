@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.conftest import register_model
+from tests.serving.conftest import FEATURES, register_model
 
 pytestmark = pytest.mark.usefixtures("mlflow_store")
 
@@ -29,8 +29,9 @@ def test_serves_the_alias_and_matches_the_model(client_for) -> None:  # type: ig
     assert answer.headers["x-model-version"] == model["version"], "the gateway's clients read it"
     # Keys in any order: the estimator still gets the signature's column order.
     shuffled = [dict(reversed(list(row.items()))) for row in model["inputs"]]
-    assert client.post("/predict", json={"inputs": shuffled}).json()["predictions"] == (
-        model["expected"]
+    assert (
+        client.post("/predict", json={"inputs": shuffled}).json()["predictions"]
+        == (model["expected"])
     )
     meta = client.get("/metadata").json()
     assert meta["predictor"].startswith("sklearn"), "the flavour's estimator, called directly"
@@ -41,6 +42,27 @@ def test_serves_the_alias_and_matches_the_model(client_for) -> None:  # type: ig
         "petal_width",
     ]
     assert "/predict" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("predict_fn", ["predict", "predict_proba"])
+def test_fast_path_answers_exactly_as_pyfunc_would(client_for, predict_fn: str) -> None:  # type: ignore[no-untyped-def]
+    """Both sides of INLINE_ROWS (event loop, worker thread), and log_model's pyfunc_predict_fn."""
+    import mlflow
+    import numpy.testing
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    register_model(predict_fn=predict_fn)
+    client = client_for()
+    pyfunc = mlflow.pyfunc.load_model("models:/iris@champion")
+    frame = load_iris(as_frame=True).data
+    frame.columns = FEATURES
+    rows = pd.concat([frame, frame]).to_dict(orient="records")  # 300 rows
+    for size in (1, 256, 257, len(rows)):
+        got = client.post("/predict", json={"inputs": rows[:size]})
+        assert got.status_code == 200, got.text
+        expected = pyfunc.predict(pd.DataFrame(rows[:size])).tolist()
+        numpy.testing.assert_allclose(got.json()["predictions"], expected, err_msg=str(size))
 
 
 @pytest.mark.parametrize(
