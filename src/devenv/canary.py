@@ -17,6 +17,7 @@ from devenv.errors import UsageError
 
 TRACKS = ("champion", "challenger")
 RUNTIME_PREFIX = "canary"
+TRACK_LABEL = "devenv.io/track"  # the pod label that names a track on Kubernetes
 HEADER = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 # The settings in .env, with their defaults (also in the template's .env.example).
 ENV_KEYS = {
@@ -240,6 +241,83 @@ def envoy_config(
             "clusters": [_cluster("champion", champion), _cluster("challenger", challenger)],
         },
     }
+
+
+def mesh_objects(
+    spec: CanarySpec, *, service: str = "serving", port: int = 8000, gateway: str = "gateway"
+) -> list[dict[str, Any]]:
+    """The same split for a cluster: a Gateway API HTTPRoute (Services `<service>-<track>`) and
+    an Istio VirtualService + DestinationRule (subsets by the `devenv.io/track` pod label).
+
+    Pinning is a header match on either side. Stickiness across tracks has no field in
+    either API (Gateway API's session persistence is experimental); Istio's consistent hash
+    keeps a user on one pod within a track.
+    """
+
+    def route_rule(track: str) -> dict[str, Any]:
+        return {
+            "matches": [{"headers": [{"name": spec.pin_header, "value": track}]}],
+            "backendRefs": [{"name": f"{service}-{track}", "port": port}],
+        }
+
+    http_route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": service},
+        "spec": {
+            "parentRefs": [{"name": gateway}],
+            "rules": [
+                *(route_rule(track) for track in TRACKS),
+                {
+                    "backendRefs": [
+                        {"name": f"{service}-{track}", "port": port, "weight": spec.weights[track]}
+                        for track in TRACKS
+                    ]
+                },
+            ],
+        },
+    }
+    virtual_service = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": service},
+        "spec": {
+            "hosts": [service],
+            "http": [
+                *(
+                    {
+                        "name": f"pinned-{track}",
+                        "match": [{"headers": {spec.pin_header: {"exact": track}}}],
+                        "route": [{"destination": {"host": service, "subset": track}}],
+                    }
+                    for track in TRACKS
+                ),
+                {
+                    "name": "split",
+                    "route": [
+                        {
+                            "destination": {"host": service, "subset": track},
+                            "weight": spec.weights[track],
+                        }
+                        for track in TRACKS
+                    ],
+                },
+            ],
+        },
+    }
+    destination_rule = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": service},
+        "spec": {
+            "host": service,
+            "trafficPolicy": {
+                "loadBalancer": {"consistentHash": {"httpHeaderName": spec.sticky_header}}
+            },
+            "subsets": [{"name": track, "labels": {TRACK_LABEL: track}} for track in TRACKS],
+        },
+    }
+    return [http_route, virtual_service, destination_rule]
 
 
 def render(config: dict[str, Any]) -> str:

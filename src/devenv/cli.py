@@ -732,6 +732,117 @@ def canary_rollback(*, json_output: JsonOption = False) -> None:
     console.success("all traffic on the champion")
 
 
+k8s_app = typer.Typer(
+    name="k8s",
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "Kubernetes manifests for this project (k8s/: a Kustomize base and overlays): render "
+        "them, validate them offline, apply them to a local cluster (docs/kubernetes.md)."
+        "\n\nExamples:\n\n  devenv k8s validate\n\n  devenv k8s render local > local.yaml"
+        "\n\n  devenv k8s apply local"
+    ),
+    epilog=EXIT_CODES,
+)
+app.add_typer(k8s_app)
+OverlayArgument = Annotated[
+    str, typer.Argument(metavar="OVERLAY", help="A folder of k8s/overlays: local, prod, gpu.")
+]
+
+
+@k8s_app.command("render", cls=_Command, epilog=EXIT_CODES)
+def k8s_render(
+    overlay: OverlayArgument = "local",
+    *,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Build an overlay into plain objects (secrets and settings from .env, never committed).
+
+    Examples:
+
+      devenv k8s render local | kubectl apply -f -
+
+      devenv k8s render prod -o prod.yaml
+    """
+    from devenv import k8s
+    from devenv.project import find_project
+
+    rendered = k8s.render(find_project(), overlay)
+    if output is None:
+        views().raw(rendered.text)
+        return
+    output.write_text(rendered.text, encoding="utf-8")
+    console.success(f"{len(rendered.docs)} objects written to {output}")
+
+
+@k8s_app.command("validate", cls=_Command, epilog=EXIT_CODES)
+def k8s_validate(
+    overlays: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[OVERLAY]...", help="Overlays to check (default: all)."),
+    ] = None,
+    *,
+    json_output: JsonOption = False,
+) -> None:
+    """Check overlays offline: Kubernetes schemas (strict), the mesh CRDs, trivy config, and
+    whether selectors, ports, probes, images, Jobs and canary weights agree.
+
+    Examples:
+
+      devenv k8s validate
+
+      devenv k8s validate prod --json | jq '.results[] | select(.status != "ok")'
+    """
+    from devenv import k8s
+    from devenv.project import find_project
+    from devenv.result import first_failure
+
+    console.info("rendering and checking the overlays (the first run installs the CRD validators)")
+    results = k8s.validate_overlays(find_project(), overlays or [])
+    views().checks(results, as_json=json_output)
+    if failed := first_failure(results):
+        failed.raise_if_failed()
+    console.success(f"{len({r.name.split('/')[0] for r in results})} overlay(s) valid")
+
+
+@k8s_app.command("apply", cls=_Command, epilog=EXIT_CODES)
+def k8s_apply(overlay: OverlayArgument = "local", *, json_output: JsonOption = False) -> None:
+    """Validate, load the stack's images into a local cluster (kind, k3d, k3s, minikube),
+    apply, and wait for the training Job and the champion to be ready.
+
+    Examples:
+
+      kind create cluster && devenv k8s apply local
+    """
+    from devenv import k8s_cluster
+    from devenv.engine import Engine
+    from devenv.project import find_project
+
+    project = find_project()
+    with _interruptible("objects may be half applied: devenv k8s status shows them"):
+        steps = k8s_cluster.apply(project, overlay, Engine(project), on_step=views().phase)
+    views().checks(steps, as_json=json_output)
+    console.success(f"overlay {overlay} applied and ready")
+
+
+@k8s_app.command("status", cls=_Command, epilog=EXIT_CODES)
+def k8s_status(overlay: OverlayArgument = "local", *, json_output: JsonOption = False) -> None:
+    """Each Job, Deployment and StatefulSet of an overlay as the cluster reports it.
+
+    Examples:
+
+      devenv k8s status --json
+    """
+    from devenv import k8s_cluster
+    from devenv.project import find_project
+
+    results = k8s_cluster.status(find_project(), overlay)
+    views().checks(results, as_json=json_output)
+
+
 # Aliases users know from Supabase, Astro and compose itself.
 for alias, target, summary in (
     ("start", up, "build, start and health-check the stack (devenv start jupyter)."),

@@ -146,6 +146,20 @@ class ProjectFileError(DevenvError):
     label = "project file"
 
 
+class ValidationFailedError(DevenvError):
+    """Kubernetes manifests that do not build or do not pass a check."""
+
+    exit_code = 21
+    label = "manifests invalid"
+
+
+class ClusterUnavailableError(DevenvError):
+    """No Kubernetes cluster answers, or it refused what devenv k8s apply asked of it."""
+
+    exit_code = 22
+    label = "cluster unavailable"
+
+
 class ExecFailedError(DevenvError):
     """`devenv exec`: the command ran and exited non-zero; devenv exits with the same code."""
 
