@@ -10,7 +10,6 @@ weights, subsets, Jobs).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -249,9 +248,10 @@ CRD_PACKAGES = {"@kubernetes-models/gateway-api": "2.0.0", "@kubernetes-models/i
 
 
 def crd_validators_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    from devenv.scaffold import cache_dir
+
     pins = "-".join(v for v in CRD_PACKAGES.values())
-    return base / "devenv" / f"crd-validators-{pins}"
+    return cache_dir() / f"crd-validators-{pins}"
 
 
 def install_crd_validators() -> Path:

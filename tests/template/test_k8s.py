@@ -1,0 +1,289 @@
+"""The generated project's Kubernetes manifests: every overlay of several projects builds and
+passes every offline check (strict schemas, CRDs, trivy, our own), and each check catches the
+mistake it exists for. Nothing here needs a cluster; the `k8s`-marked test at the end does."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devenv import k8s
+from devenv.canary import CanarySpec
+from devenv.errors import ToolMissingError, UsageError
+from devenv.project import Project
+
+VARIANTS = {
+    "default": {},
+    "minio-cpu-serving": {"object_store": "minio", "gpu": "none", "include_jupyter": False},
+    "rustfs-cpu-jupyter": {"object_store": "rustfs", "gpu": "none", "include_serving": False},
+    "core": {"gpu": "none", "include_jupyter": False, "include_serving": False},
+}
+
+
+def tools_required(config: pytest.Config) -> bool:
+    """In CI every validator must run: a skipped check (no npm, no trivy) is a failure."""
+    return bool(config.getoption("--require-docker") or os.environ.get("CI"))
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, render) -> tuple[dict[str, Any], Project]:  # type: ignore[no-untyped-def]
+    answers = VARIANTS[request.param]
+    return answers, Project(render(answers))
+
+
+@pytest.fixture(scope="module")
+def project(render) -> Project:  # type: ignore[no-untyped-def]
+    return Project(render({}))
+
+
+@pytest.fixture(scope="module")
+def local(project: Project) -> k8s.Rendered:
+    return k8s.render(project, "local")
+
+
+def test_every_overlay_builds_and_passes_every_check(variant, request) -> None:  # type: ignore[no-untyped-def]
+    answers, project = variant
+    expected = {"local", "prod"}
+    if answers.get("gpu", "auto") != "none" and answers.get("include_jupyter", True):
+        expected.add("gpu")
+    assert set(k8s.overlays(project)) == expected
+    results = k8s.validate_overlays(project)
+    assert {r.name.split("/")[0] for r in results} == expected
+    for result in results:
+        if result.status == "skip" and result.name.endswith("/crds") and "no mesh" in result.detail:
+            assert not answers.get("include_serving", True)
+            continue
+        if result.status == "skip" and not tools_required(request.config):
+            pytest.skip(f"{result.name}: {result.detail}")
+        assert result.status == "ok", (result.name, result.detail, result.data)
+    docs = k8s.render(project, "local").docs
+    kinds = {d["kind"] for d in docs}
+    assert {"Namespace", "Deployment", "StatefulSet", "Service", "Secret", "ConfigMap"} <= kinds
+    names = {f"{d['kind']}/{d['metadata']['name']}" for d in docs}
+    assert ("Job/train" in names) == answers.get("include_jupyter", True)
+    assert ("Deployment/serving-challenger" in names) == answers.get("include_serving", True)
+
+
+def _check(name: str, docs: list[dict[str, Any]], project: Project, percent: int = 0):  # type: ignore[no-untyped-def]
+    rendered = k8s.Rendered("local", yaml.safe_dump_all(docs), docs)
+    spec = CanarySpec(percent=percent)
+    return {
+        "schemas": lambda: k8s.check_schemas(docs),
+        "crds": lambda: k8s.check_crds(docs),
+        "trivy": lambda: k8s.check_trivy(rendered),
+        "semantics": lambda: k8s.check_semantics(docs, project, spec),
+    }[name]()
+
+
+def _find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"].startswith(name))
+
+
+def _container(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = _find(docs, kind, name)["spec"]["template"]["spec"]["containers"][0]
+    return found
+
+
+def _unknown_field(d):  # type: ignore[no-untyped-def]
+    _find(d, "Deployment", "mlflow")["spec"]["replicaz"] = 2
+
+
+def _unknown_kind(d):  # type: ignore[no-untyped-def]
+    d.append({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+
+
+def _string_weight(d):  # type: ignore[no-untyped-def]
+    _find(d, "HTTPRoute", "serving")["spec"]["rules"][-1]["backendRefs"][0]["weight"] = "ten"
+
+
+def _subset_labels_not_a_map(d):  # type: ignore[no-untyped-def]
+    _find(d, "DestinationRule", "serving")["spec"]["subsets"][0]["labels"] = "champion"
+
+
+def _privileged(d):  # type: ignore[no-untyped-def]
+    _container(d, "Deployment", "serving-champion")["securityContext"]["privileged"] = True
+
+
+def _selector(d):  # type: ignore[no-untyped-def]
+    _find(d, "Deployment", "serving-champion")["spec"]["selector"]["matchLabels"][
+        "devenv.io/track"
+    ] = "other"
+
+
+def _target_port(d):  # type: ignore[no-untyped-def]
+    _find(d, "Service", "mlflow")["spec"]["ports"][0]["targetPort"] = "web"
+
+
+def _probe_port(d):  # type: ignore[no-untyped-def]
+    _container(d, "Deployment", "mlflow")["readinessProbe"]["httpGet"]["port"] = "web"
+
+
+def _probe_path(d):  # type: ignore[no-untyped-def]
+    _container(d, "Deployment", "serving-champion")["readinessProbe"]["httpGet"]["path"] = "/rdy"
+
+
+def _image(d):  # type: ignore[no-untyped-def]
+    _container(d, "Deployment", "mlflow")["image"] = "someone-else-mlflow:local"
+
+
+def _restart_policy(d):  # type: ignore[no-untyped-def]
+    _find(d, "Job", "train")["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+
+
+def _no_backoff(d):  # type: ignore[no-untyped-def]
+    del _find(d, "Job", "train")["spec"]["backoffLimit"]
+
+
+def _subset(d):  # type: ignore[no-untyped-def]
+    _find(d, "VirtualService", "serving")["spec"]["http"][-1]["route"][1]["destination"][
+        "subset"
+    ] = "canary"
+
+
+def _config_key(d):  # type: ignore[no-untyped-def]
+    env = _container(d, "Deployment", "serving-champion")["env"]
+    next(e for e in env if e["name"] == "MODEL_NAME")["valueFrom"]["configMapKeyRef"]["key"] = "X"
+
+
+def _no_pod(d):  # type: ignore[no-untyped-def]
+    _find(d, "Service", "serving-challenger")["spec"]["selector"] = {"app": "nothing"}
+
+
+MISTAKES = [
+    ("schemas", _unknown_field, "replicaz"),
+    ("schemas", _unknown_kind, "no Kubernetes"),
+    ("crds", _string_weight, "weight"),
+    ("crds", _subset_labels_not_a_map, "DestinationRule/serving"),
+    ("trivy", _privileged, "KSV"),
+    ("semantics", _selector, "selector does not match"),
+    ("semantics", _target_port, "targetPort 'web'"),
+    ("semantics", _probe_port, "port 'web'"),
+    ("semantics", _probe_path, "/rdy is not a route"),
+    ("semantics", _image, "not what compose builds"),
+    ("semantics", _restart_policy, "restartPolicy"),
+    ("semantics", _no_backoff, "backoffLimit"),
+    ("semantics", _subset, "subset canary is in no DestinationRule"),
+    ("semantics", _config_key, "has no key X"),
+    ("semantics", _no_pod, "selects no pod"),
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "mistake", "words"), MISTAKES, ids=[m[1].__name__.strip("_") for m in MISTAKES]
+)
+def test_each_check_catches_its_mistake(project, local, check, mistake, words, request) -> None:  # type: ignore[no-untyped-def]
+    clean = _check(check, local.docs, project)
+    if clean.status == "skip" and not tools_required(request.config):
+        pytest.skip(clean.detail)
+    assert clean.status == "ok", clean.detail
+    docs = copy.deepcopy(local.docs)
+    mistake(docs)
+    found = _check(check, docs, project)
+    assert found.status == "fail"
+    assert any(words in p for p in found.data["problems"]), found.data["problems"]
+
+
+def test_canary_weights_come_from_the_spec_in_env(project, local) -> None:  # type: ignore[no-untyped-def]
+    assert _check("semantics", local.docs, project, percent=10).status == "fail", (
+        "the rendered split is 0 %: a 10 % spec must not agree with it"
+    )
+    env = project.root / ".env"
+    saved = env.read_text()
+    try:
+        env.write_text(saved.replace("CANARY_PERCENT=0", "CANARY_PERCENT=25"))
+        docs = k8s.render(project, "local").docs
+    finally:
+        env.write_text(saved)
+    route = _find(docs, "HTTPRoute", "serving")["spec"]["rules"][-1]["backendRefs"]
+    assert {r["name"]: r["weight"] for r in route} == {
+        "serving-champion": 75,
+        "serving-challenger": 25,
+    }
+    legs = _find(docs, "VirtualService", "serving")["spec"]["http"][-1]["route"]
+    assert [leg["weight"] for leg in legs] == [75, 25]
+    assert _check("semantics", docs, project, percent=25).status == "ok"
+
+
+def test_secrets_stay_out_of_git_and_out_of_configmaps(project, local) -> None:  # type: ignore[no-untyped-def]
+    env = dict(line.split("=", 1) for line in (project.root / ".env").read_text().splitlines()
+               if line and not line.startswith("#") and "=" in line)
+    secrets_file = project.root / "k8s" / "overlays" / "local" / "secrets.env"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    configmaps = [d for d in local.docs if d["kind"] == "ConfigMap"]
+    for key in ("MLFLOW_DB_PASSWORD", "S3_ACCESS_KEY", "S3_SECRET_KEY"):
+        assert all(env[key] not in str(c.get("data")) for c in configmaps), key
+    secret = _find(local.docs, "Secret", "platform-secrets")
+    assert set(secret["data"]) == set(k8s.SECRETS)
+    prod = k8s.render(project, "prod").docs
+    assert not [d for d in prod if d["kind"] == "Secret"], "prod's Secret comes from elsewhere"
+    if shutil.which("git"):
+        subprocess.run(["git", "init", "-q"], cwd=project.root, check=True)
+        generated = [
+            "k8s/overlays/local/secrets.env",
+            "k8s/overlays/local/platform.env",
+            "k8s/base/generated/canary.yaml",
+        ]
+        done = subprocess.run(["git", "check-ignore", *generated], cwd=project.root,
+                              capture_output=True, text=True)
+        assert done.stdout.split() == generated
+
+
+def test_bad_input_is_one_line_and_a_hint(project: Project, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no overlay 'staging'") as raised:
+        k8s.render(project, "staging")
+    assert "local" in (raised.value.hint or "")
+    with pytest.raises(UsageError, match="no k8s/ folder"):
+        k8s.overlays(Project(tmp_path))
+    env = project.root / ".env"
+    saved = env.read_text()
+    try:
+        env.write_text("\n".join(line for line in saved.splitlines()
+                                 if not line.startswith("S3_SECRET_KEY=")))
+        with pytest.raises(UsageError, match="S3_SECRET_KEY"):
+            k8s.render(project, "local")
+    finally:
+        env.write_text(saved)
+
+
+def test_cli_validates_and_fails_with_exit_21_on_a_broken_overlay(project: Project) -> None:
+    devenv = str(Path(sys.executable).parent / "devenv")
+    ok = subprocess.run([devenv, "k8s", "validate", "prod", "--json"], cwd=project.root,
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    report = yaml.safe_load(ok.stdout)
+    assert report["ok"] is True and {r["name"] for r in report["results"]} >= {"prod/schemas"}
+    broken = project.root / "k8s" / "overlays" / "prod" / "kustomization.yaml"
+    saved = broken.read_text()
+    try:
+        broken.write_text(saved.replace("../../base", "../../basis"))
+        bad = subprocess.run([devenv, "k8s", "validate", "prod"], cwd=project.root,
+                             capture_output=True, text=True)
+    finally:
+        broken.write_text(saved)
+    assert bad.returncode == 21, bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert "error: overlay prod" in bad.stderr or "kustomize" in bad.stderr
+
+
+@pytest.mark.k8s
+def test_apply_on_a_local_cluster(project: Project) -> None:
+    """Runs where kind, k3d, k3s or minikube is installed with a cluster up (not on CI here)."""
+    from devenv import k8s_cluster
+    from devenv.engine import Engine
+
+    try:
+        k8s_cluster.cluster_tool()
+    except ToolMissingError as error:
+        pytest.skip(f"{error.message} (CI here has none; docs/kubernetes.md)")
+    steps = k8s_cluster.apply(project, "local", Engine(project), on_step=lambda _: None)
+    assert all(s.status in {"ok", "skip"} for s in steps)
+    assert all(r.status == "ok" for r in k8s_cluster.status(project, "local"))
