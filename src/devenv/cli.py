@@ -782,7 +782,7 @@ def k8s_render(
 def k8s_validate(
     overlays: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[OVERLAY]...", help="Overlays to check (default: all)."),
+        typer.Argument(metavar="OVERLAY", help="Overlays to check (default: all)."),
     ] = None,
     *,
     json_output: JsonOption = False,
@@ -841,6 +841,93 @@ def k8s_status(overlay: OverlayArgument = "local", *, json_output: JsonOption = 
 
     results = k8s_cluster.status(find_project(), overlay)
     views().checks(results, as_json=json_output)
+
+
+images_app = typer.Typer(
+    name="images",
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "The project's images in a registry: push them by git SHA, promote a stage to the "
+        "next by digest, never rebuilding (docs/registry.md).\n\nExamples:\n\n"
+        "  devenv images push\n\n  devenv images promote dev staging"
+    ),
+    epilog=EXIT_CODES,
+)
+app.add_typer(images_app)
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        metavar="HOST:PORT",
+        help="Another registry (default: the project's own, profile registry, REGISTRY_PORT).",
+    ),
+]
+
+
+@images_app.command("push", cls=_Command, epilog=EXIT_CODES)
+def images_push(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="SERVICE", help="Images to push (default: every built one)."),
+    ] = None,
+    *,
+    registry: RegistryOption = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Tag instead of the git SHA.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Push the images compose builds as <registry>/<project>/<service>:<git sha> and :dev,
+    record their digests and an SBOM each in .devenv/ (the project's registry starts if needed).
+
+    Examples:
+
+      devenv images push
+
+      devenv images push serving --json
+    """
+    from devenv import images
+
+    engine = _engine(every_profile=True)
+    renderer = console.LiveTable()
+    with _interruptible("some images may be pushed: push again, it is idempotent"), renderer:
+        results = images.push(
+            engine,
+            services or [],
+            address=registry,
+            tag=tag,
+            on_step=views().phase,
+            on_progress=lambda progress: renderer.update(progress.table(), progress.rows),
+        )
+    views().checks(results, as_json=json_output)
+    console.success(f"{len(results)} image(s) pushed and tagged {images.FIRST_STAGE}")
+
+
+@images_app.command("promote", cls=_Command, epilog=EXIT_CODES)
+def images_promote(
+    source: Annotated[str, typer.Argument(metavar="FROM", help="The stage to copy: dev.")],
+    target: Annotated[str, typer.Argument(metavar="TO", help="The stage to create: staging.")],
+    *,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Tag every project image of one stage with the next, by digest through the registry's
+    API: the same manifest, nothing rebuilt or pulled.
+
+    Examples:
+
+      devenv images promote dev staging
+
+      devenv images promote staging prod --json
+    """
+    from devenv import images
+    from devenv.result import first_failure
+
+    results = images.promote(_engine(every_profile=True), source, target, address=registry)
+    views().checks(results, as_json=json_output)
+    if failed := first_failure(results):
+        failed.raise_if_failed()
+    console.success(f"{len(results)} image(s) promoted {source} -> {target}")
 
 
 # Aliases users know from Supabase, Astro and compose itself.

@@ -478,6 +478,23 @@ class Engine:
     def image_exists(self, tag: str) -> bool:
         return bool(self._call(lambda d: d.image.exists(tag)))
 
+    def image_tag(self, source: str, target: str) -> None:
+        self._call(lambda d: d.image.tag(source, target))
+
+    def image_push(self, tag: str) -> None:
+        self._call(lambda d: d.image.push(tag, quiet=True))
+
+    def image_pull(self, reference: str) -> str:
+        """Pull by tag or digest; the local image's id."""
+        return str(self._call(lambda d: d.image.pull(reference, quiet=True)).id)
+
+    def image_remove(self, reference: str) -> None:
+        self._call(lambda d: d.image.remove(reference, prune=False))
+
+    def repo_digests(self, reference: str) -> list[str]:
+        """`repository@sha256:…` for each registry this image was pushed to or pulled from."""
+        return list(self._call(lambda d: d.image.inspect(reference)).repo_digests or [])
+
 
 def _container(raw: Any) -> Container:
     labels = (raw.config.labels or {}) if raw.config else {}

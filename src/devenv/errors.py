@@ -160,6 +160,13 @@ class ClusterUnavailableError(DevenvError):
     label = "cluster unavailable"
 
 
+class RegistryUnavailableError(DevenvError):
+    """The image registry does not answer, or did not keep what was pushed to it."""
+
+    exit_code = 23
+    label = "registry unavailable"
+
+
 class ExecFailedError(DevenvError):
     """`devenv exec`: the command ran and exited non-zero; devenv exits with the same code."""
 

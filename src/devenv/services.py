@@ -62,6 +62,7 @@ PROBES = {
     "postgres": "container",
     "s3": "container",
     "gateway": "host",
+    "registry": "host",
 }
 
 

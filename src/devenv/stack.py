@@ -91,6 +91,8 @@ def probe(engine: Engine, service: Service) -> ProbeResult | None:
         return health.http_ok(services.base(url) + "/health") if url else None
     if kind == "gateway" and service.admin:
         return health.http_ok(services.base(service.admin) + "/ready")
+    if kind == "registry":  # the Distribution API's version check
+        return health.http_ok(services.base(url) + "/v2/") if url else None
     if kind == "postgres":
         sql = 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"'
         return _exec_probe(engine, service.probe_in or service.name, ["sh", "-c", sql])

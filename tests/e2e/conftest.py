@@ -32,6 +32,7 @@ PORT_KEYS = (
     "SERVING_PORT",
     "CANARY_PORT",
     "CANARY_ADMIN_PORT",
+    "REGISTRY_PORT",
 )
 
 
