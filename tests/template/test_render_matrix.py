@@ -30,18 +30,26 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
         "services/mlflow/.dockerignore", "services/mlflow/Dockerfile",
         "services/mlflow/create_bucket.py", "services/mlflow/requirements.txt",
         f"src/{package}/__init__.py", f"src/{package}/train.py",
+        "services/registry/Dockerfile", "services/registry/config.yml",
+        "k8s/base/kustomization.yaml", "k8s/base/mlflow.yaml",
+        "k8s/overlays/prod/kustomization.yaml",
+        *(f"k8s/overlays/local/{n}.yaml" for n in
+          ("kustomization", "namespace", "postgres", "objectstore", "bucket-init")),
     }
     if answers["gpu"] != "none" and (answers["include_jupyter"] or answers["include_serving"]):
         files.add("compose.gpu.yaml")
     if answers["include_jupyter"]:
-        files.add("notebooks/quickstart.ipynb")
+        files |= {"notebooks/quickstart.ipynb", "k8s/base/train-job.yaml"}
+        if answers["gpu"] != "none":
+            files.add("k8s/overlays/gpu/kustomization.yaml")
         files |= {f"services/jupyter/{n}" for n in
                   (".dockerignore", "Dockerfile", "jupyter_server_config.py", "requirements.txt")}
     if answers["include_serving"]:
         files |= {f"services/serving/{n}" for n in
                   (".dockerignore", "Dockerfile", "requirements.txt", "app/__init__.py",
                    "app/main.py")}
-        files |= {"services/gateway/Dockerfile", "services/gateway/requirements.txt"}
+        files |= {"services/gateway/Dockerfile", "services/gateway/requirements.txt",
+                  "k8s/base/serving.yaml"}
     return files
 
 

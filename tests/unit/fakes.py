@@ -50,6 +50,9 @@ class FakeEngine(Engine):
     def config_hashes(self, names: Sequence[str], *, gpu: bool = False) -> dict[str, str]:
         return {n: self.hashes[n] for n in names if n in self.hashes}
 
+    def image_exists(self, tag: str) -> bool:
+        return tag in self.images
+
     def image_ids(self, tags: Sequence[str]) -> dict[str, str]:
         return {t: self.images[t] for t in tags if t in self.images}
 

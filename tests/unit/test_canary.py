@@ -68,3 +68,30 @@ def test_track_stats_from_envoy_json() -> None:
     found = {s.track: s for s in canary.track_stats(stats)}
     assert (found["champion"].requests, found["champion"].errors) == (90, 0)
     assert (found["challenger"].errors, found["challenger"].error_rate) == (3, 0.3)
+
+
+def test_mesh_objects_carry_the_same_split_pins_and_sticky_header() -> None:
+    spec = canary.CanarySpec(percent=30, pin_header="x-track", sticky_header="x-uid")
+    route, virtual_service, destination_rule = canary.mesh_objects(spec)
+    *pins, split = route["spec"]["rules"]
+    assert [p["matches"][0]["headers"][0] for p in pins] == [
+        {"name": "x-track", "value": "champion"},
+        {"name": "x-track", "value": "challenger"},
+    ]
+    assert [p["backendRefs"][0]["name"] for p in pins] == ["serving-champion", "serving-challenger"]
+    assert {r["name"]: r["weight"] for r in split["backendRefs"]} == {
+        "serving-champion": 70,
+        "serving-challenger": 30,
+    }
+    *vs_pins, vs_split = virtual_service["spec"]["http"]
+    assert [p["match"][0]["headers"]["x-track"]["exact"] for p in vs_pins] == list(canary.TRACKS)
+    assert [(r["destination"]["subset"], r["weight"]) for r in vs_split["route"]] == [
+        ("champion", 70),
+        ("challenger", 30),
+    ]
+    rule = destination_rule["spec"]
+    assert rule["trafficPolicy"]["loadBalancer"]["consistentHash"] == {"httpHeaderName": "x-uid"}
+    assert [s["labels"] for s in rule["subsets"]] == [
+        {canary.TRACK_LABEL: "champion"},
+        {canary.TRACK_LABEL: "challenger"},
+    ]

@@ -1,0 +1,95 @@
+"""devenv images: which images, which tag, which registry; refusals before anything is pushed.
+The registry API itself is exercised against a real registry in tests/e2e/test_registry.py."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devenv import images
+from devenv.errors import UsageError
+from tests.unit.fakes import FakeEngine
+
+CONFIG = {
+    "name": "proj",
+    "services": {
+        "mlflow": {"build": {"context": "."}, "image": "proj-mlflow:local"},
+        # A one-shot on MLflow's image: the image is named after the long-running service.
+        "bucket-init": {
+            "build": {"context": "."},
+            "image": "proj-mlflow:local",
+            "labels": {"devenv.oneshot": "true"},
+        },
+        "serving": {"build": {"context": "."}, "image": "proj-serving:local"},
+        "registry": {"build": {"context": "."}, "image": "proj-registry:local"},
+        "postgres": {"image": "postgres:18"},
+    },
+}
+
+
+def test_built_images_are_ours_once_each_without_the_registry(tmp_path: Path) -> None:
+    found = images.built_images(FakeEngine(tmp_path, CONFIG))
+    assert found == {"mlflow": "proj-mlflow:local", "serving": "proj-serving:local"}
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod-eu1"])
+def test_stage_names_accepted(name: str) -> None:
+    assert images.check_stage(name) == name
+
+
+@pytest.mark.parametrize("name", ["Prod", "1st", "", "a b", "x" * 40, "dev;rm"])
+def test_stage_names_refused_with_a_hint(name: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        images.check_stage(name)
+    assert "dev, staging" in (raised.value.hint or "")
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_source_tag_is_the_commit_and_says_when_the_tree_is_dirty(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no git commit"):
+        images.source_tag(tmp_path)
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("a")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "a")
+    clean = images.source_tag(tmp_path)
+    assert len(clean) == 12 and int(clean, 16) >= 0
+    (tmp_path / "a.txt").write_text("b")
+    assert images.source_tag(tmp_path) == f"{clean}-dirty"
+
+
+def test_registry_address_from_env_or_flag(tmp_path: Path) -> None:
+    engine = FakeEngine(tmp_path, CONFIG)
+    (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=proj\n")
+    with pytest.raises(UsageError, match="REGISTRY_PORT"):
+        images.registry_for(engine, None)
+    assert images.registry_for(engine, "registry.example:5000").url == (
+        "http://registry.example:5000/v2"
+    )
+    (tmp_path / ".env").write_text("REGISTRY_PORT=5051\n")
+    assert images.registry_for(FakeEngine(tmp_path, CONFIG), None).address == "localhost:5051"
+
+
+def test_push_refuses_unknown_and_unbuilt_images_before_anything(tmp_path: Path) -> None:
+    engine = FakeEngine(tmp_path, CONFIG)
+    (tmp_path / ".env").write_text("REGISTRY_PORT=5051\n")
+
+    def never(*_: object) -> None:
+        raise AssertionError("nothing may be pushed or started")
+
+    with pytest.raises(UsageError, match="no image built for nope") as raised:
+        images.push(engine, ["nope"], address=None, tag=None, on_step=never, on_progress=never)
+    assert "mlflow, serving" in (raised.value.hint or "")
+    with pytest.raises(UsageError, match="not built yet: serving"):
+        images.push(engine, ["serving"], address=None, tag="v1", on_step=never, on_progress=never)
+    with pytest.raises(UsageError, match="another stage"):
+        images.promote(engine, "dev", "dev", address=None)
