@@ -103,12 +103,16 @@ def apply(
             result.name = f"validate/{result.name}"
             step(result)
     step(Result("validate", "ok", f"{len(rendered.docs)} objects, every check passed"))
-    for image in ours(rendered.docs, project):
-        if not engine.image_exists(image):
-            raise UsageError(
-                f"image {image} is not built",
-                hint="devenv up builds the stack's images (or: docker compose build)",
-            )
+    built = ours(rendered.docs, project)
+    missing = [image for image in built if not engine.image_exists(image)]
+    if missing:
+        raise UsageError(
+            f"not built yet: {', '.join(missing)}",
+            hint="devenv up builds the stack's images (or: docker compose build)",
+        )
+    # Ours, and the upstream ones this engine already has: the cluster then pulls nothing.
+    everything = {c["image"] for d in k8s.workloads(rendered.docs) for c in k8s.containers(d)}
+    for image in sorted(i for i in everything if i in built or engine.image_exists(i)):
         done = subprocess.run(tool.load_command(image), capture_output=True, text=True, check=False)
         step(
             Result(

@@ -287,3 +287,72 @@ def test_apply_on_a_local_cluster(project: Project) -> None:
     steps = k8s_cluster.apply(project, "local", Engine(project), on_step=lambda _: None)
     assert all(s.status in {"ok", "skip"} for s in steps)
     assert all(r.status == "ok" for r in k8s_cluster.status(project, "local"))
+
+
+def _stand_ins(bin_dir: Path, log: Path, *, reachable: bool) -> None:
+    """`kind` and a `kubectl` that records what it is asked and hands kustomize to the real one."""
+    real = k8s.kubectl()
+    bin_dir.mkdir()
+    (bin_dir / "kind").write_text(f'#!/bin/sh\necho "kind $*" >> {log}\n')
+    (bin_dir / "kubectl").write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = kustomize ] && exec {real} "$@"\n'
+        f'echo "kubectl $*" >> {log}\n'
+        f'[ "$1" = apply ] && cat >> {log}.applied\n'
+        f'[ "$1" = version ] && {"exit 0" if reachable else "echo refused >&2; exit 1"}\n'
+        "exit 0\n"
+    )
+    for tool in ("kind", "kubectl"):
+        (bin_dir / tool).chmod(0o755)
+
+
+def test_apply_validates_loads_applies_and_waits_in_that_order(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sequence against stand-in cluster tools; a real cluster is the k8s-marked test's."""
+    from devenv import k8s_cluster
+    from devenv.errors import ClusterUnavailableError
+    from tests.unit.fakes import FakeEngine
+
+    log = tmp_path / "calls.log"
+    _stand_ins(tmp_path / "bin", log, reachable=True)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    engine = FakeEngine(project.root, {})
+    built = k8s_cluster.ours(k8s.render(project, "local").docs, project)
+    assert {b.rsplit("-", 1)[-1] for b in built} == {"mlflow:local", "serving:local",
+                                                     "jupyter:local"}
+    with pytest.raises(UsageError, match="not built yet"):
+        k8s_cluster.apply(project, "local", engine, on_step=lambda _: None)
+    assert "apply" not in log.read_text(), "nothing applied when an image is missing"
+
+    engine.images = {image: "sha256:x" for image in built}
+    seen: list[str] = []
+    steps = k8s_cluster.apply(project, "local", engine, on_step=lambda r: seen.append(r.name))
+    assert [s.name for s in steps][0] == "validate" and all(s.status == "ok" for s in steps)
+    calls = log.read_text().splitlines()
+    loads = [c for c in calls if c.startswith("kind load docker-image")]
+    assert sorted(c.split()[-1] for c in loads) == built
+    order = [c.split()[1] for c in calls if c.startswith("kubectl")]
+    assert order.index("apply") < order.index("wait")
+    waits = [c for c in calls if c.startswith("kubectl wait")]
+    assert waits[0].startswith("kubectl wait job/train --for=condition=complete")
+    applied = list(yaml.safe_load_all((tmp_path / "calls.log.applied").read_text()))
+    assert not [d for d in applied if d["kind"] in k8s.MESH_KINDS], "no CRDs: mesh left out"
+    assert "mesh" in seen, "and the user is told"
+
+    log.unlink()
+    _stand_ins(tmp_path / "bin2", log, reachable=False)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin2'}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ClusterUnavailableError, match="reaches no cluster"):
+        k8s_cluster.apply(project, "local", engine, on_step=lambda _: None)
+
+
+def test_apply_without_a_cluster_tool_says_what_to_install(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv import k8s_cluster
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolMissingError, match="no local Kubernetes") as raised:
+        k8s_cluster.apply(project, "local", None, on_step=lambda _: None)  # type: ignore[arg-type]
+    assert "kind create cluster" in (raised.value.hint or "")
