@@ -260,11 +260,11 @@ def mesh_objects(
             "backendRefs": [{"name": f"{service}-{track}", "port": port}],
         }
 
-    http_route = {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": service},
-        "spec": {
+    http_route = _object(
+        "gateway.networking.k8s.io/v1",
+        "HTTPRoute",
+        service,
+        {
             "parentRefs": [{"name": gateway}],
             "rules": [
                 *(route_rule(track) for track in TRACKS),
@@ -276,12 +276,12 @@ def mesh_objects(
                 },
             ],
         },
-    }
-    virtual_service = {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": service},
-        "spec": {
+    )
+    virtual_service = _object(
+        "networking.istio.io/v1",
+        "VirtualService",
+        service,
+        {
             "hosts": [service],
             "http": [
                 *(
@@ -304,20 +304,24 @@ def mesh_objects(
                 },
             ],
         },
-    }
-    destination_rule = {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "DestinationRule",
-        "metadata": {"name": service},
-        "spec": {
+    )
+    destination_rule = _object(
+        "networking.istio.io/v1",
+        "DestinationRule",
+        service,
+        {
             "host": service,
             "trafficPolicy": {
                 "loadBalancer": {"consistentHash": {"httpHeaderName": spec.sticky_header}}
             },
             "subsets": [{"name": track, "labels": {TRACK_LABEL: track}} for track in TRACKS],
         },
-    }
+    )
     return [http_route, virtual_service, destination_rule]
+
+
+def _object(api_version: str, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
 def render(config: dict[str, Any]) -> str:

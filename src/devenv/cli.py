@@ -615,19 +615,26 @@ def env_(
         console.info("secrets left out; add --show-secrets to include them")
 
 
-canary_app = typer.Typer(
-    name="canary",
-    cls=_Group,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=(
-        "Champion/challenger canary through an Envoy gateway: split traffic, shift it live, "
-        "promote or roll back (docs/canary.md).\n\nExamples:\n\n  devenv canary start\n\n"
-        "  devenv canary set 10\n\n  devenv canary status --json"
-    ),
-    epilog=EXIT_CODES,
+def _sub_app(name: str, help_text: str) -> typer.Typer:
+    """A command group (`devenv canary …`): plain help with examples, exit codes below."""
+    group = typer.Typer(
+        name=name,
+        cls=_Group,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        help=help_text,
+        epilog=EXIT_CODES,
+    )
+    app.add_typer(group)
+    return group
+
+
+canary_app = _sub_app(
+    "canary",
+    "Champion/challenger canary through an Envoy gateway: split traffic, shift it live, "
+    "promote or roll back (docs/canary.md).\n\nExamples:\n\n  devenv canary start\n\n"
+    "  devenv canary set 10\n\n  devenv canary status --json",
 )
-app.add_typer(canary_app)
 
 
 def _canary_engine() -> Engine:
@@ -732,20 +739,13 @@ def canary_rollback(*, json_output: JsonOption = False) -> None:
     console.success("all traffic on the champion")
 
 
-k8s_app = typer.Typer(
-    name="k8s",
-    cls=_Group,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=(
-        "Kubernetes manifests for this project (k8s/: a Kustomize base and overlays): render "
-        "them, validate them offline, apply them to a local cluster (docs/kubernetes.md)."
-        "\n\nExamples:\n\n  devenv k8s validate\n\n  devenv k8s render local > local.yaml"
-        "\n\n  devenv k8s apply local"
-    ),
-    epilog=EXIT_CODES,
+k8s_app = _sub_app(
+    "k8s",
+    "Kubernetes manifests for this project (k8s/: a Kustomize base and overlays): render "
+    "them, validate them offline, apply them to a local cluster (docs/kubernetes.md)."
+    "\n\nExamples:\n\n  devenv k8s validate\n\n  devenv k8s render local > local.yaml"
+    "\n\n  devenv k8s apply local",
 )
-app.add_typer(k8s_app)
 OverlayArgument = Annotated[
     str, typer.Argument(metavar="OVERLAY", help="A folder of k8s/overlays: local, prod, gpu.")
 ]
@@ -843,19 +843,12 @@ def k8s_status(overlay: OverlayArgument = "local", *, json_output: JsonOption = 
     views().checks(results, as_json=json_output)
 
 
-images_app = typer.Typer(
-    name="images",
-    cls=_Group,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=(
-        "The project's images in a registry: push them by git SHA, promote a stage to the "
-        "next by digest, never rebuilding (docs/registry.md).\n\nExamples:\n\n"
-        "  devenv images push\n\n  devenv images promote dev staging"
-    ),
-    epilog=EXIT_CODES,
+images_app = _sub_app(
+    "images",
+    "The project's images in a registry: push them by git SHA, promote a stage to the "
+    "next by digest, never rebuilding (docs/registry.md).\n\nExamples:\n\n"
+    "  devenv images push\n\n  devenv images promote dev staging",
 )
-app.add_typer(images_app)
 RegistryOption = Annotated[
     str | None,
     typer.Option(
