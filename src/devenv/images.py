@@ -30,6 +30,7 @@ PROFILE = "registry"
 SERVICE = "registry"
 FIRST_STAGE = "dev"
 STAGE = re.compile(r"[a-z][a-z0-9-]{0,30}\Z")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")  # what docker accepts as a tag
 RECORD = Path(".devenv") / "images.json"
 SBOM_DIR = Path(".devenv") / "sbom"
 # What a registry may hold under a tag: Docker's and OCI's single and multi-platform manifests.
@@ -231,7 +232,12 @@ def push(
             f"not built yet: {', '.join(missing)}",
             hint="devenv up builds the stack's images (or name the ones to push)",
         )
-    version = check_stage(tag) if tag else source_tag(root)
+    if tag is not None and not TAG.match(tag):
+        raise UsageError(
+            f"{tag!r} is not a valid image tag",
+            hint="letters, digits, _ . and -, up to 128 characters: e.g. v1.2.0",
+        )
+    version = tag or source_tag(root)
     registry = registry_for(engine, address)
     ensure_running(engine, registry, own=address is None, on_progress=on_progress)
     record = _read_record(root)
@@ -261,8 +267,8 @@ def push(
             seconds=time.perf_counter() - started,
         )
         results.append(result)
+        _write_record(root, record, registry.address)  # each image as soon as it is pushed
         on_step(result)
-    _write_record(root, record, registry.address)
     return results
 
 

@@ -83,14 +83,29 @@ def kubectl() -> str:
 
 
 def generate(project: Project) -> list[Path]:
-    """Write the git-ignored inputs the overlays build from; the paths written."""
+    """Write the git-ignored inputs the overlays build from; the paths written. Everything
+    that can refuse (a missing secret, a bad canary spec, no training package) runs first."""
     root = k8s_dir(project)
     env = envfile.read_env(project.root / ".env")
+    local = root / "overlays" / LOCAL
+    missing = [key for key in SECRETS if not env.get(key)]
+    if local.is_dir() and missing:
+        raise UsageError(
+            f".env has no {', '.join(missing)}: the local overlay's Secret needs them",
+            hint="devenv update adds missing keys to .env (compare with .env.example)",
+        )
+    serving = (root / "base" / "serving.yaml").is_file()
+    spec = canary.CanarySpec.from_env(env) if serving else None
+    package = _package(project)
+
     written: list[Path] = []
     generated = root / "base" / "generated"
     generated.mkdir(parents=True, exist_ok=True)
-    resources, code_files = [], []
-    package = _package(project)
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [],
+    }
     if package is not None:
         code = generated / "code"
         if code.exists():
@@ -98,27 +113,13 @@ def generate(project: Project) -> list[Path]:
         code.mkdir()
         for source in sorted(package.glob("*.py")):
             shutil.copyfile(source, code / source.name)
-            code_files.append(f"code/{source.name}")
-    if (root / "base" / "serving.yaml").is_file():
-        spec = canary.CanarySpec.from_env(env)
+        files = [f"code/{p.name}" for p in sorted(code.glob("*.py"))]
+        kustomization["configMapGenerator"] = [{"name": "training-code", "files": files}]
+    if spec is not None:
         _write(generated / "canary.yaml", _dump_all(canary.mesh_objects(spec)), written)
-        resources.append("canary.yaml")
-    kustomization: dict[str, Any] = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": resources,
-    }
-    if code_files:
-        kustomization["configMapGenerator"] = [{"name": "training-code", "files": code_files}]
+        kustomization["resources"].append("canary.yaml")
     _write(generated / "kustomization.yaml", _dump_all([kustomization]), written)
-    local = root / "overlays" / LOCAL
     if local.is_dir():
-        missing = [key for key in SECRETS if not env.get(key)]
-        if missing:
-            raise UsageError(
-                f".env has no {', '.join(missing)}: the local overlay's Secret needs them",
-                hint="devenv env --check lists what .env lacks; devenv update restores keys",
-            )
         settings = "".join(f"{k}={env[k]}\n" for k in SETTINGS if env.get(k))
         _write(local / "platform.env", settings, written)
         envfile.write_private(

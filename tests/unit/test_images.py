@@ -93,3 +93,15 @@ def test_push_refuses_unknown_and_unbuilt_images_before_anything(tmp_path: Path)
         images.push(engine, ["serving"], address=None, tag="v1", on_step=never, on_progress=never)
     with pytest.raises(UsageError, match="another stage"):
         images.promote(engine, "dev", "dev", address=None)
+
+
+@pytest.mark.parametrize("tag", ["-x", "a b", "x" * 129, "v1:2"])
+def test_a_bad_tag_is_refused_before_anything(tmp_path: Path, tag: str) -> None:
+    engine = FakeEngine(tmp_path, CONFIG)
+    engine.images = {"proj-serving:local": "sha256:1"}
+
+    def never(*_: object) -> None:
+        raise AssertionError("nothing may be pushed or started")
+
+    with pytest.raises(UsageError, match="not a valid image tag"):
+        images.push(engine, ["serving"], address=None, tag=tag, on_step=never, on_progress=never)
