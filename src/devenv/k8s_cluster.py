@@ -136,7 +136,7 @@ def apply(
     )
     skipped = sorted({d["kind"] for d in mesh} - known)
     if skipped:
-        on_step(
+        step(
             Result(
                 "mesh",
                 "skip",
@@ -144,13 +144,18 @@ def apply(
                 fix="install Gateway API / Istio CRDs, then apply again",
             )
         )
-    namespace = next((d["metadata"]["name"] for d in docs if d.get("kind") == "Namespace"), None)
+    # The overlay's namespace (kustomize sets it on every object; prod has no Namespace object).
+    namespace = next((w["metadata"].get("namespace") for w in k8s.workloads(docs)), None)
     where = ["-n", namespace] if namespace else []
-    waits = [("job/train", "--for=condition=complete")] if _has_kind(docs, "Job", "train") else []
-    waits += [
-        (f"deployment/{name}", "--for=condition=available")
-        for name in ("mlflow", "serving-champion")
-        if _has_kind(docs, "Deployment", name)
+    # MLflow first; the Job trains and registers the champion, which serving then loads.
+    waits = [
+        (f"{kind.lower()}/{name}", condition)
+        for kind, name, condition in (
+            ("Deployment", "mlflow", "--for=condition=available"),
+            ("Job", "train", "--for=condition=complete"),
+            ("Deployment", "serving-champion", "--for=condition=available"),
+        )
+        if _has_kind(docs, kind, name)
     ]
     for target, condition in waits:
         done = _kubectl(
