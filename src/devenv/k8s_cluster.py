@@ -66,15 +66,11 @@ def _kubectl(
     )
 
 
-def _last_line(done: subprocess.CompletedProcess[str]) -> str:
-    return (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-
-
 def reachable() -> None:
     done = _kubectl("version", "--request-timeout=5s", timeout=30)
     if done.returncode != 0:
         raise ClusterUnavailableError(
-            f"kubectl reaches no cluster: {_last_line(done)}",
+            f"kubectl reaches no cluster: {k8s.last_line(done)}",
             hint="start one (kind create cluster) or pick a context: kubectl config use-context",
         )
 
@@ -118,7 +114,7 @@ def apply(
             Result(
                 f"load {image}",
                 "ok" if done.returncode == 0 else "fail",
-                f"into {tool.name}" if done.returncode == 0 else _last_line(done),
+                f"into {tool.name}" if done.returncode == 0 else k8s.last_line(done),
                 error=ClusterUnavailableError,
             )
         )
@@ -130,7 +126,7 @@ def apply(
         Result(
             "apply",
             "ok" if done.returncode == 0 else "fail",
-            f"{len(docs)} objects" if done.returncode == 0 else _last_line(done),
+            f"{len(docs)} objects" if done.returncode == 0 else k8s.last_line(done),
             error=ClusterUnavailableError,
         )
     )
@@ -165,7 +161,7 @@ def apply(
             Result(
                 f"wait {target}",
                 "ok" if done.returncode == 0 else "fail",
-                condition.split("=")[-1] if done.returncode == 0 else _last_line(done),
+                condition.split("=")[-1] if done.returncode == 0 else k8s.last_line(done),
                 fix=f"kubectl describe {target} {' '.join(where)}",
                 error=ClusterUnavailableError,
             )
