@@ -19,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 # --help, --version and completion stay fast (python-on-whales, httpx, yaml, copier load late).
 from devenv import __version__, console
 from devenv.client_env import EnvFormat
-from devenv.errors import DevenvError, InterruptedByUserError, exit_codes
+from devenv.errors import DevenvError, InterruptedByUserError, UsageError, exit_codes
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -774,7 +774,13 @@ def k8s_render(
     if output is None:
         views().raw(rendered.text)
         return
-    output.write_text(rendered.text, encoding="utf-8")
+    try:
+        output.write_text(rendered.text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(
+            f"cannot write {output}: {error.strerror}",
+            hint="pick a file in an existing, writable folder, or leave out -o for stdout",
+        ) from None
     console.success(f"{len(rendered.docs)} objects written to {output}")
 
 

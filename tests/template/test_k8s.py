@@ -359,3 +359,13 @@ def test_apply_without_a_cluster_tool_says_what_to_install(
     with pytest.raises(ToolMissingError, match="no local Kubernetes") as raised:
         k8s_cluster.apply(project, "local", None, on_step=lambda _: None)  # type: ignore[arg-type]
     assert "kind create cluster" in (raised.value.hint or "")
+
+
+def test_render_to_a_folder_that_does_not_exist_is_one_line(project: Project) -> None:
+    devenv = str(Path(sys.executable).parent / "devenv")
+    done = subprocess.run(
+        [devenv, "k8s", "render", "local", "-o", "/nonexistent/dir/x.yaml"],
+        cwd=project.root, capture_output=True, text=True,
+    )
+    assert done.returncode == 2 and "cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
