@@ -113,8 +113,17 @@ def published_ports(
 
 
 def port_is_free(host_ip: str, port: int) -> bool:
+    """Whether a server could listen on the port now, as Docker's port proxy would.
+
+    SO_REUSEADDR, as every server sets it: a port that only has connections in TIME_WAIT
+    (left for a minute after the server closed first, e.g. MLflow's gunicorn behind a stack
+    that was just taken down) is free; one with a listener still is not. Windows' SO_REUSEADDR
+    means something else (it would let us bind over a listener), so it is not set there.
+    """
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host_ip, port))
         except OSError:

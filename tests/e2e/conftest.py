@@ -6,6 +6,7 @@ with its volumes, even when a test fails. The `devenv` lifecycle commands will r
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import uuid
@@ -36,10 +37,34 @@ PORT_KEYS = (
 )
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port outside the kernel's ephemeral range, never the same one twice.
+
+    While a test stack is down its ports are unbound; a port from the ephemeral range could
+    then be taken as the local end of any outgoing connection and make `up` see it busy.
+    """
+    ephemeral = _ephemeral_range()
+    candidates = [p for p in range(20000, 32768) if p not in ephemeral and p not in _handed_out]
+    for port in random.sample(candidates, len(candidates)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 @dataclass

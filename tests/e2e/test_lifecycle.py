@@ -206,6 +206,8 @@ def test_reset_asks_then_deletes(capsys, project_dir: Stack) -> None:  # type: i
 def test_busy_port_stops_up_before_anything_starts(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     port = project_dir.port("MLFLOW_PORT")
     with socket.socket() as squatter:
+        # As a server binds: MLflow's port may still have connections in TIME_WAIT.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         result = run_cli(capsys, "up", cwd=project_dir.root)

@@ -56,6 +56,32 @@ def test_conflict_markers_and_rej_files_are_refused(tmp_path: Path) -> None:
     assert "compose.yaml.rej" in info.value.message
 
 
+def _port_left_in_time_wait() -> int:
+    """A port whose server closed its connection first and then went away (as `down` does)."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = int(server.getsockname()[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+            client.recv(1)
+    return port
+
+
+def test_a_port_with_only_time_wait_connections_is_free() -> None:
+    port = _port_left_in_time_wait()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old check did: a false "in use"
+    assert preflight.port_is_free("127.0.0.1", port)
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        assert not preflight.port_is_free("127.0.0.1", port), "a listener still counts"
+
+
 def test_busy_port_names_the_process_and_the_variable(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
