@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from devenv import stack
+from devenv import services, stack
 from devenv.engine import Engine
 from devenv.errors import RegistryUnavailableError, UsageError
 from devenv.progress import Progress
@@ -165,19 +165,9 @@ def project_name(engine: Engine) -> str:
 
 
 def built_images(engine: Engine) -> dict[str, str]:
-    """service -> local image, for every image compose builds. Where services share an image
-    (bucket-init runs MLflow's), the long-running one names it."""
-    services = engine.config.get("services") or {}
-
-    def oneshot(name: str) -> bool:
-        return (services[name].get("labels") or {}).get("devenv.oneshot") == "true"
-
-    found: dict[str, str] = {}
-    for name in sorted(services, key=lambda n: (oneshot(n), n)):
-        image = services[name].get("image")
-        if "build" in services[name] and image and name != SERVICE and image not in found.values():
-            found[name] = str(image)
-    return dict(sorted(found.items()))
+    """service -> local image, for every image compose builds except the registry's own."""
+    built = services.built_images(engine.config)
+    return {name: image for name, image in built.items() if name != SERVICE}
 
 
 def source_tag(root: Path) -> str:

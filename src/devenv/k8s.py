@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv import canary, envfile
+from devenv import canary, envfile, services
 from devenv.errors import ToolMissingError, UsageError, ValidationFailedError
 from devenv.project import Project
 from devenv.result import Result, from_error
@@ -499,13 +499,13 @@ def compose_images(project: Project) -> set[str]:
     """The names compose.yaml gives the images it builds, project name resolved."""
     import yaml
 
+    # Read from the file, not `docker compose config`: validate runs where no docker CLI is.
     compose = yaml.safe_load((project.root / "compose.yaml").read_text(encoding="utf-8"))
     env = envfile.read_env(project.root / ".env")
-    names = set()
-    for service in (compose.get("services") or {}).values():
-        if "build" in service and isinstance(service.get("image"), str):
-            names.add(_expand(service["image"], env).rsplit(":", 1)[0])
-    return names
+    for spec in (compose.get("services") or {}).values():
+        if isinstance(spec.get("image"), str):
+            spec["image"] = _expand(spec["image"], env)
+    return {image.rsplit(":", 1)[0] for image in services.built_images(compose).values()}
 
 
 def _expand(text: str, env: dict[str, str]) -> str:
@@ -550,7 +550,7 @@ def jobs_are_bounded(docs: list[dict[str, Any]]) -> list[str]:
 def canary_agrees(docs: list[dict[str, Any]], spec: canary.CanarySpec) -> list[str]:
     """Mesh weights equal the spec's; every subset and backend exists."""
     problems = []
-    services = {d["metadata"]["name"] for d in docs if d.get("kind") == "Service"}
+    service_names = {d["metadata"]["name"] for d in docs if d.get("kind") == "Service"}
     pod_labels = [_pod(w).get("metadata", {}).get("labels", {}) for w in workloads(docs)]
     for doc in docs:
         kind = doc.get("kind")
@@ -558,7 +558,7 @@ def canary_agrees(docs: list[dict[str, Any]], spec: canary.CanarySpec) -> list[s
             for rule in doc["spec"].get("rules", []):
                 refs = rule.get("backendRefs", [])
                 for ref in refs:
-                    if ref["name"] not in services:
+                    if ref["name"] not in service_names:
                         problems.append(f"{_name(doc)}: backend {ref['name']} is no Service")
                 if len(refs) > 1:
                     got = {r["name"].rsplit("-", 1)[-1]: r.get("weight", 1) for r in refs}
@@ -579,7 +579,7 @@ def canary_agrees(docs: list[dict[str, Any]], spec: canary.CanarySpec) -> list[s
                         )
         elif kind == "DestinationRule":
             host = doc["spec"]["host"]
-            if host not in services:
+            if host not in service_names:
                 problems.append(f"{_name(doc)}: host {host} is no Service")
             for subset in doc["spec"].get("subsets", []):
                 if not any(_matches(subset.get("labels", {}), labels) for labels in pod_labels):

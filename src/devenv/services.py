@@ -29,14 +29,23 @@ class Service:
         return asdict(self)
 
 
+def _labels(spec: dict[str, Any]) -> dict[str, str]:
+    raw = spec.get("labels") or {}
+    if isinstance(raw, list):  # compose.yaml as written may list `key=value`; config never does
+        raw = dict(str(item).partition("=")[::2] for item in raw)
+    return {k[len(LABEL) :]: v for k, v in raw.items() if k.startswith(LABEL)}
+
+
+def _oneshot(spec: dict[str, Any]) -> bool:
+    return _labels(spec).get("oneshot") == "true"
+
+
 def from_config(config: dict[str, Any]) -> list[Service]:
     """Long-running services with their URLs and probes, from `docker compose config` JSON."""
     found = []
     for name, spec in (config.get("services") or {}).items():
-        labels = {
-            k[len(LABEL) :]: v for k, v in (spec.get("labels") or {}).items() if k.startswith(LABEL)
-        }
-        if labels.get("oneshot") == "true":
+        labels = _labels(spec)
+        if _oneshot(spec):
             continue
         found.append(
             Service(
@@ -51,6 +60,18 @@ def from_config(config: dict[str, Any]) -> list[Service]:
             )
         )
     return sorted(found, key=lambda s: (s.order, s.name))
+
+
+def built_images(config: dict[str, Any]) -> dict[str, str]:
+    """service -> image, once for each image the compose model builds. Where services share an
+    image (bucket-init runs MLflow's), the long-running one names it."""
+    services = config.get("services") or {}
+    found: dict[str, str] = {}
+    for name in sorted(services, key=lambda n: (_oneshot(services[n]), n)):
+        image = services[name].get("image")
+        if "build" in services[name] and image and image not in found.values():
+            found[name] = str(image)
+    return dict(sorted(found.items()))
 
 
 # Every kind of probe devenv knows, and where it runs: over HTTP from the host, or as a command

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from devenv.services import from_config
+from devenv.services import built_images, from_config
 
 CONFIG = {
     "services": {
@@ -32,3 +32,22 @@ def test_services_come_from_labels_in_order() -> None:
 
 def test_empty_config() -> None:
     assert from_config({}) == []
+
+
+def test_built_images_once_each_named_by_the_long_running_service() -> None:
+    config = {
+        "services": {
+            # A one-shot sorted first shares MLflow's image; MLflow names it.
+            "bucket-init": {
+                "build": {},
+                "image": "p-mlflow:local",
+                "labels": ["devenv.oneshot=true"],  # compose.yaml as written may list labels
+            },
+            "mlflow": {"build": {}, "image": "p-mlflow:local"},
+            "serving": {"build": {}, "image": "p-serving:local"},
+            "postgres": {"image": "postgres:18"},
+            "jupyter": {"build": {}},  # no image name: nothing to push or deploy
+        }
+    }
+    assert built_images(config) == {"mlflow": "p-mlflow:local", "serving": "p-serving:local"}
+    assert built_images({}) == {}
