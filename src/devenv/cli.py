@@ -221,6 +221,9 @@ def update(
 def urls(*, json_output: JsonOption = False) -> None:
     """Where each service of this project answers (read from compose.yaml's labels).
 
+    Optional services (the canary gateway, the image registry) are listed with the profile
+    that starts them.
+
     Examples:
 
       devenv urls
@@ -229,7 +232,7 @@ def urls(*, json_output: JsonOption = False) -> None:
     """
     from devenv import services
 
-    views().urls(services.load(_engine()), as_json=json_output)
+    views().urls(services.load(_engine(every_profile=True)), as_json=json_output)
 
 
 def _watch_status(engine: Engine, names: list[str]) -> None:
@@ -266,6 +269,8 @@ def status(
 ) -> None:
     """Is each service running, healthy, and really working? Exit 0 only when all pass.
 
+    Optional services (canary, registry) are checked while they run, or when named.
+
     Probes are real calls: an MLflow REST query, an S3 bucket listing, SELECT 1 in Postgres,
     Jupyter's API with the token, the serving API's /health.
 
@@ -279,7 +284,7 @@ def status(
     """
     from devenv import stack
 
-    engine = _engine()
+    engine = _engine(every_profile=True)
     if watch:
         _watch_status(engine, names or [])
         return

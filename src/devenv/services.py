@@ -24,6 +24,7 @@ class Service:
     order: int
     probe_in: str | None = None  # the service whose container runs an exec probe (default: it)
     admin: str | None = None  # an admin API on loopback (the canary gateway's Envoy)
+    profile: str | None = None  # the compose profile that starts it (canary, registry), if any
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +58,7 @@ def from_config(config: dict[str, Any]) -> list[Service]:
                 order=int(labels.get("order", "1000")),
                 probe_in=labels.get("probe-in"),
                 admin=labels.get("admin"),
+                profile=next(iter(spec.get("profiles") or []), None),
             )
         )
     return sorted(found, key=lambda s: (s.order, s.name))

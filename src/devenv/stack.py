@@ -109,12 +109,18 @@ def probe(engine: Engine, service: Service) -> ProbeResult | None:
 
 
 def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus]:
-    """State, health and a probe for each long-running service (probes only when running)."""
+    """State, health and a probe for each long-running service (probes only when running).
+
+    A service of a compose profile (the canary's, the registry) counts only while it has a
+    container, or when named: a stack without the canary is not failing for lack of it."""
     engine.prefetch("config", "states")
     known = services.load(engine)
     check_names(known, names or [])
     states = engine.states()
-    chosen = [s for s in known if not names or s.name in names]
+    if names:
+        chosen = [s for s in known if s.name in names]
+    else:
+        chosen = [s for s in known if s.profile is None or s.name in states]
     current = {s.name: states.get(s.name, MISSING) for s in chosen}
     # Probes are independent network or exec calls: run them side by side.
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:

@@ -87,8 +87,12 @@ def urls(found: list[Service], *, as_json: bool) -> None:
     if as_json:
         console.print_json([s.as_dict() for s in found])
         return
-    rows = [(s.title, s.url or "-") for s in found]
-    rows += [(f"{s.title} console", s.console) for s in found if s.console]
+
+    def title(s: Service) -> str:
+        return f"{s.title} ({s.profile} profile)" if s.profile else s.title
+
+    rows = [(title(s), s.url or "-") for s in found if s.url or not s.profile]
+    rows += [(f"{title(s)} console", s.console) for s in found if s.console]
     console.print_urls(rows)
 
 

@@ -39,11 +39,19 @@ def latencies(client: httpx.Client, url: str, n: int) -> list[float]:
     return found
 
 
+def checked(status_json: str) -> set[str]:
+    """The services `devenv status --json` reported on."""
+    return {r["name"] for r in json.loads(status_json)["results"]}
+
+
 def test_canary_split_shift_and_promote(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     root = project_dir.root
     assert run_cli(capsys, "up", cwd=root).code == 0
     assert run_cli(capsys, "smoke", cwd=root).code == 0, "version 1, the champion"
     package = project_dir.env["MODEL_NAME"]
+    before = run_cli(capsys, "status", "--json", cwd=root)
+    assert before.code == 0, "a stack without the canary is not failing for lack of it"
+    assert "gateway" not in checked(before.out)
 
     # Bad input changes nothing: the gateway is not running, a share out of range, no challenger.
     down = run_cli(capsys, "canary", "set", "10", cwd=root)
@@ -68,6 +76,10 @@ def test_canary_split_shift_and_promote(capsys, project_dir: Stack) -> None:  # 
     versions = {r["name"]: r["data"]["version"] for r in report["results"]}
     assert versions == {"champion": "1", "challenger": "2"}
     assert report["percent"] == 0
+    during = run_cli(capsys, "status", "--json", cwd=root)
+    assert during.code == 0, during.err
+    assert {"gateway", "serving-challenger"} <= checked(during.out), "status sees what runs"
+    assert "Canary gateway (canary profile)" in run_cli(capsys, "urls", cwd=root).out
 
     gateway = f"http://127.0.0.1:{project_dir.port('CANARY_PORT')}/predict"
     direct = f"http://127.0.0.1:{project_dir.port('SERVING_PORT')}/predict"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from devenv import gpu, stack
+from devenv.engine import Container
 from devenv.errors import GpuUnavailableError
 from devenv.project import Project
 from tests.unit.fakes import CONFIG, FakeEngine, container
@@ -33,6 +34,28 @@ def test_status_probes_only_running_services(engine: FakeEngine) -> None:
         "exec",
         ("postgres", ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"']),
     ) in engine.calls
+
+
+def test_status_counts_a_profile_service_while_it_has_a_container(tmp_path: Path) -> None:
+    gateway = {"labels": {"devenv.order": "70"}, "profiles": ["canary"]}
+    config = {**CONFIG, "services": {**CONFIG["services"], "gateway": gateway}}
+
+    def engine_with(*running: Container) -> FakeEngine:
+        engine = FakeEngine(tmp_path, config)
+        engine.running = list(running)
+        return engine
+
+    core = [container(name, "running", "healthy") for name in ("postgres", "mlflow", "serving")]
+    without = stack.status(engine_with(*core))
+    assert "gateway" not in {r.service.name for r in without}, "canary not started"
+    assert all(r.ok for r in without)
+    named = stack.status(engine_with(*core), ["gateway"])
+    assert [r.service.name for r in named] == ["gateway"] and not named[0].ok
+    shown = {
+        r.service.name: r
+        for r in stack.status(engine_with(*core, container("gateway", "exited", None, 1)))
+    }
+    assert not shown["gateway"].ok and shown["gateway"].service.profile == "canary"
 
 
 def test_diagnose_names_the_root_cause_with_its_logs(engine: FakeEngine) -> None:
