@@ -92,6 +92,22 @@ class Stack:
         """Everything the test started, the optional profiles' services (canary) included."""
         Engine(Project(self.root), profiles=["*"]).down(volumes=volumes, timeout=10)
 
+    def forget_images(self) -> None:
+        """Untag the images this stack built or pushed (`<name>-mlflow:local`,
+        `host:port/<name>/serving`): layers other tags share stay, and so do the kit's."""
+        listed = subprocess.run(
+            ["docker", "image", "ls", "--digests",
+             "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}",
+             "--filter", f"reference={self.name}-*", "--filter", f"reference=*/{self.name}/*"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        refs = []
+        for line in listed.stdout.splitlines():
+            repository, tag, digest = line.split("\t")
+            refs.append(f"{repository}:{tag}" if tag != "<none>" else f"{repository}@{digest}")
+        if refs:
+            subprocess.run(["docker", "image", "rm", *refs], capture_output=True)
+
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`docker compose` on this stack (by name and folder), output captured."""
         cmd = ["docker", "compose", "-p", self.name, "--project-directory", str(self.root)]
@@ -167,6 +183,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Itera
         raise
     finally:
         s.down(volumes=True)
+        s.forget_images()
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +197,4 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) ->
         yield s
     finally:
         s.down(volumes=True)
+        s.forget_images()
