@@ -241,3 +241,30 @@ def test_canary_profile(render, compose_cmd: list[str]) -> None:  # type: ignore
     )
     mount = gateway["volumes"][0]
     assert mount["read_only"] and mount["source"].endswith(".devenv/gateway/envoy.yaml")
+
+
+@pytest.mark.parametrize(
+    "ports",
+    [
+        {},  # the defaults: registry 5051, canary 8080, admin 9901
+        {"mlflow_port": 8887, "jupyter_port": 8888, "serving_port": 8808},  # +1 and +80 taken
+        {"serving_port": 65500, "mlflow_port": 65535},  # +80, +1901 and +1 past 65535
+    ],
+    ids=["defaults", "offsets-taken", "top-of-range"],
+)
+def test_derived_ports_are_free_distinct_and_in_range(render, ports: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """The ports nobody is asked for (registry, canary gateway and admin) never land on an
+    answered port, on each other, or past 65535; the project's answers do not store them."""
+    project: Path = render(ports)
+    env = read_env(project / ".env")
+    published = {key: int(value) for key, value in env.items() if key.endswith("_PORT")}
+    derived = ("REGISTRY_PORT", "CANARY_PORT", "CANARY_ADMIN_PORT")
+    assert set(derived) <= set(published)
+    assert len(set(published.values())) == len(published), published
+    assert all(1024 <= published[key] <= 65535 for key in derived), published
+    for key, value in ports.items():
+        assert published[key.upper()] == value, "answers are kept as given"
+    if not ports:
+        assert [published[key] for key in derived] == [5051, 8080, 9901]
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert not {"optional_ports", "registry_port", "canary_port"} & set(answers)
