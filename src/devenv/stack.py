@@ -34,6 +34,8 @@ from devenv.result import Result
 from devenv.services import Service, check_names
 
 MISSING = Container("", "", "missing", None, None)
+# The command that starts each compose profile's services.
+STARTED_BY = {"canary": "devenv canary start", "registry": "devenv images push"}
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,15 @@ def unhealthy(
 ) -> StackUnhealthyError | None:
     """The one rule for "the stack is not working", and its one error (exit 13), for status,
     up, onboard and the rest."""
-    failing = [st.service.name for st in statuses if not st.ok]
+    failing = [st.service for st in statuses if not st.ok]
     if not failing:
         return None
     said = "started, but not working" if started else "not working"
+    # `devenv up` starts no profile's services: name the command that does.
+    start = STARTED_BY.get(failing[0].profile or "", "devenv up")
     return StackUnhealthyError(
-        f"{said}: {', '.join(failing)}",
-        hint=f"see why: devenv logs {failing[0]}; start or heal: devenv up",
+        f"{said}: {', '.join(s.name for s in failing)}",
+        hint=f"see why: devenv logs {failing[0].name}; start or heal: {start}",
     )
 
 

@@ -51,6 +51,8 @@ def test_status_counts_a_profile_service_while_it_has_a_container(tmp_path: Path
     assert all(r.ok for r in without)
     named = stack.status(engine_with(*core), ["gateway"])
     assert [r.service.name for r in named] == ["gateway"] and not named[0].ok
+    failure = stack.unhealthy(named)
+    assert failure is not None and "devenv canary start" in (failure.hint or "")
     shown = {
         r.service.name: r
         for r in stack.status(engine_with(*core, container("gateway", "exited", None, 1)))
