@@ -46,7 +46,7 @@ def from_config(config: dict[str, Any]) -> list[Service]:
     found = []
     for name, spec in (config.get("services") or {}).items():
         labels = _labels(spec)
-        if _oneshot(spec):
+        if labels.get("oneshot") == "true":
             continue
         found.append(
             Service(

@@ -7,7 +7,6 @@ with its volumes, even when a test fails. The `devenv` lifecycle commands will r
 from __future__ import annotations
 
 import random
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 
 from devenv.engine import Engine
 from devenv.envfile import read_env
+from devenv.preflight import port_is_free
 from devenv.project import Project
 from tests.helpers import plain_template_copy
 
@@ -57,13 +57,9 @@ def free_port() -> int:
     ephemeral = _ephemeral_range()
     candidates = [p for p in range(20000, 32768) if p not in ephemeral and p not in _handed_out]
     for port in random.sample(candidates, len(candidates)):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
+        if port_is_free("127.0.0.1", port):
+            _handed_out.add(port)
+            return port
     raise RuntimeError("no free port between 20000 and 32767")
 
 
