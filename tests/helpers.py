@@ -52,7 +52,7 @@ def plain_template_copy(dest: Path) -> Path:
     changes included, without cloning or picking a tag."""
     import shutil
 
-    from devenv.scaffold import template_root
+    from devenv.scaffold.template import template_root
 
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(template_root() / "copier.yml", dest / "copier.yml")

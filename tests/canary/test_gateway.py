@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devenv import canary
+from devenv.release.canary import spec as canary
 
 ENVOY = shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
 pytestmark = pytest.mark.skipif(

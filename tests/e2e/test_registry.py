@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from devenv.images import Registry
+from devenv.release.images import Registry
 from tests.e2e.conftest import Stack
 from tests.helpers import run_cli
 

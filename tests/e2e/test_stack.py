@@ -12,7 +12,7 @@ import subprocess
 import boto3
 import pytest
 
-from devenv import health
+from devenv.stack import health
 from tests.e2e.conftest import Stack
 from tests.helpers import run_cli
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.envfile import read_env
-from devenv.scaffold import template_root
+from devenv.core.envfile import read_env
+from devenv.scaffold.template import template_root
 from tests.e2e.conftest import PORT_KEYS, free_port
 from tests.helpers import git, run_cli
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devenv.scaffold import template_root
+from devenv.scaffold.template import template_root
 
 APP = (
     template_root()

@@ -11,7 +11,7 @@ from typing import Any
 import copier
 import pytest
 
-from devenv.scaffold import questions
+from devenv.scaffold.template import questions
 from tests.helpers import plain_template_copy
 
 

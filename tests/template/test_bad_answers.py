@@ -54,7 +54,7 @@ CASES = (
 
 
 def test_every_question_has_a_trailing_newline_case() -> None:
-    from devenv.scaffold import questions
+    from devenv.scaffold.template import questions
 
     text_questions = {k for k, q in questions().items() if q.get("type", "str") == "str"}
     covered = {key for key, value in TRAILING_NEWLINE if value.endswith("\n")}
@@ -66,7 +66,7 @@ def test_the_validator_lists_every_standard_library_module() -> None:
     import re
     import sys
 
-    from devenv.scaffold import questions
+    from devenv.scaffold.template import questions
 
     validator = questions()["package_name"]["validator"]
     listed = set(re.findall(r"'([a-z][a-z0-9_]*)'", validator))

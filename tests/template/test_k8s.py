@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from devenv import k8s
-from devenv.canary import CanarySpec
-from devenv.errors import ToolMissingError, UsageError
-from devenv.project import Project
+from devenv.release.k8s import render as k8s
+from devenv.release.canary.spec import CanarySpec
+from devenv.core.errors import ToolMissingError, UsageError
+from devenv.core.project import Project
 
 VARIANTS = {
     "default": {},
@@ -277,8 +277,8 @@ def test_cli_validates_and_fails_with_exit_21_on_a_broken_overlay(project: Proje
 @pytest.mark.k8s
 def test_apply_on_a_local_cluster(project: Project) -> None:
     """Runs where kind, k3d, k3s or minikube is installed with a cluster up (not on CI here)."""
-    from devenv import k8s_cluster
-    from devenv.engine import Engine
+    from devenv.release.k8s import cluster as k8s_cluster
+    from devenv.docker.engine import Engine
 
     try:
         k8s_cluster.cluster_tool()
@@ -310,8 +310,8 @@ def test_apply_validates_loads_applies_and_waits_in_that_order(
     project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sequence against stand-in cluster tools; a real cluster is the k8s-marked test's."""
-    from devenv import k8s_cluster
-    from devenv.errors import ClusterUnavailableError
+    from devenv.release.k8s import cluster as k8s_cluster
+    from devenv.core.errors import ClusterUnavailableError
     from tests.unit.fakes import FakeEngine
 
     log = tmp_path / "calls.log"
@@ -353,7 +353,7 @@ def test_apply_validates_loads_applies_and_waits_in_that_order(
 def test_apply_without_a_cluster_tool_says_what_to_install(
     project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv import k8s_cluster
+    from devenv.release.k8s import cluster as k8s_cluster
 
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissingError, match="no local Kubernetes") as raised:

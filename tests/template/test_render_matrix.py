@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from devenv.envfile import read_env
-from devenv.services import PROBES
+from devenv.core.envfile import read_env
+from devenv.core.services import PROBES
 from tests.template import lint
 from tests.template.conftest import answer_matrix, answers_id
 

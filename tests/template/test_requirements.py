@@ -9,7 +9,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from devenv.scaffold import template_root
+from devenv.scaffold.template import template_root
 
 REQUIREMENTS = template_root() / "template" / "services" / "mlflow" / "requirements.txt"
 # What a tracking server never imports: modelling, plotting and the docker SDK (about 600 MB).

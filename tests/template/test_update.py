@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv import scaffold
-from devenv.envfile import read_env
-from devenv.scaffold import template_root
+from devenv.scaffold import template as scaffold
+from devenv.core.envfile import read_env
+from devenv.scaffold.template import template_root
 from tests.helpers import git, run_cli
 
 def plain_git_template(tmp_path: Path) -> Path:
@@ -235,8 +235,8 @@ def test_a_conflicted_notebook_is_reported(capsys, template_repo: Path, tmp_path
     assert result.code == 6, result.err
     assert "notebooks/quickstart.ipynb" in result.err
     # ...and `devenv up`'s own scan finds it too, until it is resolved.
-    from devenv.preflight import check_conflicts
-    from devenv.project import Project
+    from devenv.stack.preflight import check_conflicts
+    from devenv.core.project import Project
 
     with pytest.raises(Exception, match="quickstart.ipynb"):
         check_conflicts(Project(project)).raise_if_failed()

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from devenv.engine import Container, Engine, ExecResult
-from devenv.project import Project
+from devenv.docker.engine import Container, Engine, ExecResult
+from devenv.core.project import Project
 
 
 def container(

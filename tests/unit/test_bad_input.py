@@ -73,7 +73,7 @@ def test_new_under_a_file(capsys, tmp_path: Path) -> None:  # type: ignore[no-un
 
 def test_new_into_an_unwritable_folder(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Tests run as root, which writes anywhere: the permission answer is stood in for."""
-    from devenv import scaffold
+    from devenv.scaffold import template as scaffold
 
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devenv import canary
-from devenv.errors import UsageError
+from devenv.release.canary import spec as canary
+from devenv.core.errors import UsageError
 
 
 @pytest.mark.parametrize("text", ["-1", "101", "ten", "1.5", " ", "1e2", "50%%"])

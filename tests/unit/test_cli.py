@@ -76,7 +76,7 @@ def make_project(tmp_path: Path) -> Path:
 def test_ctrl_c_during_up_exits_130(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv import stack
+    from devenv.stack import start as stack
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
@@ -95,7 +95,7 @@ def test_bad_gpu_value(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
 def test_gpu_words_are_the_templates_and_old_ones_still_work(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv import stack
+    from devenv.stack import start as stack
 
     asked: list[str] = []
 
@@ -117,7 +117,7 @@ def test_gpu_words_are_the_templates_and_old_ones_still_work(
 def test_reset_never_deletes_without_consent(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv import stack
+    from devenv.stack import start as stack
 
     deleted: list[object] = []
     monkeypatch.setattr(
@@ -145,8 +145,9 @@ def test_env_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
 def test_onboard_stops_at_a_failing_doctor_check(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv import doctor, scaffold
-    from devenv.result import Result
+    from devenv.stack import doctor
+    from devenv.scaffold import template as scaffold
+    from devenv.core.result import Result
 
     created: list[object] = []
     monkeypatch.setattr(
@@ -170,7 +171,7 @@ def test_open_prints_or_hands_the_url_to_the_browser(
     import subprocess
     import sys
 
-    from devenv.envfile import read_env
+    from devenv.core.envfile import read_env
 
     project = rendered_project(tmp_path)
     token = read_env(project / ".env")["JUPYTER_TOKEN"]
@@ -227,7 +228,7 @@ def test_urls_are_never_cut(tmp_path: Path, width: int, monkeypatch: pytest.Monk
     import yaml
     from rich.console import Console
 
-    from devenv import console
+    from devenv.ui import console
 
     project = rendered_project(tmp_path)
     screen = io.StringIO()

@@ -4,10 +4,10 @@ import json
 import shlex
 from pathlib import Path
 
-from devenv.client_env import client_settings, render
-from devenv.engine import Engine
-from devenv.envfile import read_env
-from devenv.project import Project
+from devenv.stack.client_env import client_settings, render
+from devenv.docker.engine import Engine
+from devenv.core.envfile import read_env
+from devenv.core.project import Project
 
 ENV = """# comment
 MLFLOW_PORT=5050

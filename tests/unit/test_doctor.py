@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from devenv import doctor, preflight
-from devenv.project import Project
-from devenv.result import Result
+from devenv.stack import doctor
+
+from devenv.stack import preflight
+from devenv.core.project import Project
+from devenv.core.result import Result
 from tests.helpers import rendered_project, run_cli
 
 OLD_DOCKER = (Path(__file__).parent / "fixtures" / "doctor" / "old-docker.sh").read_text()
@@ -111,7 +113,7 @@ def test_report_redacts_what_compose_resolves(
 
 
 def test_report_to_a_bad_path_is_one_line(project: Project, tmp_path: Path) -> None:
-    from devenv.errors import DevenvError
+    from devenv.core.errors import DevenvError
 
     with pytest.raises(DevenvError, match="cannot write the report"):
         doctor.report(project, [], tmp_path / "no" / "such" / "dir" / "r.json")

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 import devenv
-from devenv.engine import Engine
-from devenv.errors import (
+from devenv.docker.engine import Engine
+from devenv.core.errors import (
     ComposeMissingError,
     DockerCommandError,
     EngineUnavailableError,
     ToolMissingError,
 )
-from devenv.project import Project
+from devenv.core.project import Project
 
 
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Engine:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import envfile
-from devenv.errors import ProjectFileError
+from devenv.core import envfile
+from devenv.core.errors import ProjectFileError
 
 EXAMPLE = """# project
 COMPOSE_PROJECT_NAME=demo

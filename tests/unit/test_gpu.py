@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import gpu
+from devenv.docker import gpu
 
 FIX = Path(__file__).parent / "fixtures" / "gpu"
 
@@ -122,7 +122,7 @@ def test_probe_is_self_contained_and_prints_one_json_document(tmp_path: Path) ->
     import subprocess
     import sys
 
-    from devenv import gpu_probe
+    from devenv.ml.gpu import probe as gpu_probe
 
     script = tmp_path / "gpu_probe.py"
     script.write_text(Path(gpu_probe.__file__).read_text())

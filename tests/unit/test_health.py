@@ -10,8 +10,8 @@ from typing import ClassVar
 
 import pytest
 
-from devenv import health
-from devenv.health import ProbeResult
+from devenv.stack import health
+from devenv.stack.health import ProbeResult
 
 
 class Handler(BaseHTTPRequestHandler):

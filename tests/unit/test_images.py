@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import images
-from devenv.errors import UsageError
+from devenv.release import images
+from devenv.core.errors import UsageError
 from tests.unit.fakes import FakeEngine
 
 CONFIG = {

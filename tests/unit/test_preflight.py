@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv import preflight
-from devenv.errors import ComposeMissingError, PortBusyError, ProjectConflictError
-from devenv.project import Project
+from devenv.stack import preflight
+from devenv.core.errors import ComposeMissingError, PortBusyError, ProjectConflictError
+from devenv.core.project import Project
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from devenv.progress import Progress
+from devenv.docker.progress import Progress
 
 
 def feed(progress: Progress, *events: object) -> list[bool]:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.errors import ProjectNotFoundError
-from devenv.project import find_project
+from devenv.core.errors import ProjectNotFoundError
+from devenv.core.project import find_project
 
 
 def test_found_from_a_subfolder(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import re
 import pytest
 import typer
 
-from devenv import reference
+from devenv.cli import reference
 from devenv.cli import app
-from devenv.scaffold import template_root
+from devenv.scaffold.template import template_root
 from tests.helpers import run_cli
 
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from devenv.scaffold import template_root
+from devenv.scaffold.template import template_root
 from tests.template import lint
 
 ROOT = template_root()

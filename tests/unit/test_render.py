@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from devenv import render
-from devenv.result import Result
+from devenv.ui import render
+from devenv.core.result import Result
 
 
 def shown(renderable: object) -> str:
@@ -44,8 +44,8 @@ def test_phases_use_the_same_words() -> None:
 
 def test_every_result_kind_shares_one_table() -> None:
     """A GPU layer and a smoke step are results too: same marks, same columns."""
-    from devenv.gpu import Layer
-    from devenv.smoke import step
+    from devenv.docker.gpu import Layer
+    from devenv.ml.smoke import step
 
     text = shown(
         render.results(

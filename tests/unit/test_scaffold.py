@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import scaffold
-from devenv.errors import TemplateError, UsageError
+from devenv.scaffold import template as scaffold
+from devenv.core.errors import TemplateError, UsageError
 
 
 def test_questions_include_the_fixed_answer_names() -> None:

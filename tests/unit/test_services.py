@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from devenv.services import built_images, from_config
+from devenv.core.services import built_images, from_config
 
 CONFIG = {
     "services": {

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from devenv import gpu, stack
-from devenv.engine import Container
-from devenv.errors import GpuUnavailableError
-from devenv.project import Project
+from devenv.docker import gpu
+
+from devenv.stack import start as stack
+from devenv.docker.engine import Container
+from devenv.core.errors import GpuUnavailableError
+from devenv.core.project import Project
 from tests.unit.fakes import CONFIG, FakeEngine, container
 
 

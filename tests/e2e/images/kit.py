@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from devenv.engine import Engine
+from devenv.docker.engine import Engine
 
 HERE = Path(__file__).resolve().parent
 OVERRIDES = HERE / "overrides.env"

@@ -1,0 +1,522 @@
+"""The one door to Docker. python-on-whales is imported here and nowhere else, and this is the
+one place its failures (and the OS's) become errors of our hierarchy.
+
+An `Engine` lives for one command: it reads compose's configuration and the project's .env
+once and hands out plain records (`Container`, `ExecResult`, `EngineInfo`), never
+python-on-whales objects. Unit tests fake this class; the e2e harness drives stacks with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from devenv.core.errors import (
+    ComposeMissingError,
+    DevenvError,
+    DockerCommandError,
+    EngineUnavailableError,
+    ToolMissingError,
+)
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+    from devenv.core.project import Project
+
+# What the docker CLI prints when no engine answers.
+ENGINE_DOWN = (
+    "cannot connect to the docker daemon",
+    "is the docker daemon running",
+    "error during connect",
+)
+# What the docker CLI says when `compose` is no plugin of it: it reads compose's own flags, or
+# the word itself, as unknown.
+COMPOSE_MISSING = (
+    "unknown command: docker compose",
+    "'compose' is not a docker command",
+    "unknown flag: --file",
+    "unknown flag: --project-directory",
+)
+
+
+@dataclass(frozen=True)
+class Container:
+    service: str
+    name: str
+    state: str
+    health: str | None
+    exit_code: int | None
+    # (host ip, host port, container port/protocol) for each published port.
+    bindings: tuple[tuple[str, int, str], ...] = ()
+    id: str = ""
+    image: str = ""  # the tag it was made from
+    image_id: str = ""  # the image it runs
+    config_hash: str = ""  # compose's hash of the service's configuration when made
+
+    @property
+    def host_ports(self) -> set[int]:
+        return {port for _ip, port, _inner in self.bindings}
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "name": self.name,
+            "state": self.state,
+            "health": self.health,
+            "exit_code": self.exit_code if self.state == "exited" else None,
+            "ports": [f"{ip}:{port}->{inner}" for ip, port, inner in self.bindings],
+        }
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    code: int
+    stdout: str
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def last_line(self, fallback: str = "failed") -> str:
+        lines = (self.stderr or self.stdout).strip().splitlines()
+        return lines[-1] if lines else fallback
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What devenv reads of `docker info`, in its own keys (doctor and the GPU layers)."""
+
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def server_version(self) -> str | None:
+        value = self.facts.get("ServerVersion")
+        return str(value) if value else None
+
+
+def _text(error: BaseException) -> str:
+    return str(getattr(error, "stderr", "") or "")
+
+
+def bad_docker_host(error: BaseException) -> EngineUnavailableError | None:
+    """The docker CLI's complaint about a malformed DOCKER_HOST, as one error naming it; None
+    for any other failure. The one place that recognises it."""
+    if "docker endpoint" not in _text(error):
+        return None
+    value = os.environ.get("DOCKER_HOST", "")
+    return EngineUnavailableError(
+        f"DOCKER_HOST={value} is not an engine address docker understands",
+        hint="unset DOCKER_HOST, or set it like unix:///var/run/docker.sock or tcp://HOST:2375",
+    )
+
+
+def engine_unavailable() -> EngineUnavailableError:
+    return EngineUnavailableError(
+        "the Docker engine is not answering",
+        hint="start Docker (Docker Desktop, or: sudo systemctl start docker); "
+        "check DOCKER_HOST if you set it",
+    )
+
+
+def cli_missing() -> ToolMissingError:
+    return ToolMissingError(
+        "the docker CLI is not installed (not found on PATH)",
+        hint="install Docker Engine or Docker Desktop, then open a new shell",
+    )
+
+
+def compose_missing() -> ComposeMissingError:
+    """The preflight's own words for a missing plugin (it knows whether v1 is there)."""
+    from devenv.stack.preflight import check_compose_version
+
+    found = check_compose_version(None)
+    return ComposeMissingError(found.detail, hint=found.fix)
+
+
+class Engine:
+    """Docker for one project (or for the machine, with no project)."""
+
+    def __init__(self, project: Project | None = None, *, profiles: Sequence[str] = ()) -> None:
+        self.project = project
+        self.profiles = list(profiles)  # compose profiles to include (e.g. canary)
+        self._config: dict[str, Any] | None = None
+        self._env: dict[str, str] | None = None
+        self._states: dict[str, Container] | None = None
+
+    # ------------------------------------------------------------ the translation
+
+    def _client(self, *, gpu: bool = False) -> DockerClient:
+        from python_on_whales import DockerClient
+
+        if self.project is None:
+            return DockerClient()
+        from devenv.core.project import COMPOSE_FILE, GPU_OVERLAY
+
+        files: list[Any] = [self.project.root / COMPOSE_FILE]
+        if gpu:
+            files.append(self.project.root / GPU_OVERLAY)
+        return DockerClient(
+            compose_project_directory=self.project.root,
+            compose_files=files,
+            compose_profiles=self.profiles,
+        )
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """python-on-whales' and the OS's failures as our errors: a missing CLI or plugin, an
+        engine that does not answer, a malformed DOCKER_HOST, or the command's own failure."""
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            yield
+        except (ClientNotFoundError, FileNotFoundError):
+            raise cli_missing() from None
+        except DockerException as error:
+            stderr = _text(error)
+            if bad := bad_docker_host(error):
+                raise bad from None
+            if any(marker in stderr for marker in COMPOSE_MISSING):
+                raise compose_missing() from None
+            # Some calls stream stderr to the terminal, so the text is not always in the
+            # error: when it is not, ask the engine directly.
+            if any(m in stderr.lower() for m in ENGINE_DOWN) or not self.answers():
+                raise engine_unavailable() from None
+            lines = (stderr or str(error)).strip().splitlines()
+            raise DockerCommandError(
+                lines[-1] if lines else "a docker command failed",
+                stderr=stderr,
+                return_code=getattr(error, "return_code", None),
+            ) from None
+
+    def _call(self, action: Callable[[DockerClient], Any], *, gpu: bool = False) -> Any:
+        with self.errors():
+            return action(self._client(gpu=gpu))
+
+    def _change(self, action: Callable[[DockerClient], Any], *, gpu: bool = False) -> Any:
+        """A call that changes containers: what was read of them is stale afterwards."""
+        try:
+            return self._call(action, gpu=gpu)
+        finally:
+            self._states = None
+
+    # ------------------------------------------------------------ the engine
+
+    def answers(self) -> bool:
+        """Whether an engine answers. A missing CLI or a malformed DOCKER_HOST raise."""
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            self._client().system.info()
+        except (ClientNotFoundError, FileNotFoundError):
+            raise cli_missing() from None
+        except DockerException as error:
+            if bad := bad_docker_host(error):
+                raise bad from None
+            text = f"{_text(error)} {error}".lower()
+            return not any(marker in text for marker in ENGINE_DOWN)
+        return True
+
+    def require(self) -> None:
+        """Check the engine first, so compose never prints its own connection error."""
+        if not self.answers():
+            raise engine_unavailable()
+
+    @cached_property
+    def info(self) -> EngineInfo:
+        raw = self._call(lambda d: d.system.info())
+        return EngineInfo(
+            {
+                "OperatingSystem": raw.operating_system,
+                "Name": raw.name,
+                "ServerVersion": raw.server_version,
+                "DockerRootDir": raw.docker_root_dir,
+                "MemTotal": raw.mem_total,
+                "Architecture": raw.architecture,
+                "Runtimes": raw.runtimes or {},
+                "CDISpecDirs": getattr(raw, "cdi_spec_dirs", None),
+            }
+        )
+
+    @cached_property
+    def compose_version(self) -> str | None:
+        """`docker compose version` output; None when the plugin (or the CLI) is missing."""
+        try:
+            return str(self._call(lambda d: d.compose.version()))
+        except (DevenvError, OSError):
+            return None
+
+    def containers_everywhere(self) -> list[Container]:
+        """Every running container on the engine, any project (who holds a host port)."""
+        return [_container(c) for c in self._call(lambda d: d.container.list())]
+
+    # ------------------------------------------------------------ the project
+
+    def _project(self) -> Project:
+        if self.project is None:  # a programming error, not a user's
+            raise RuntimeError("this Engine has no project")
+        return self.project
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """`docker compose config` as JSON, read once per Engine: the project as compose
+        resolves it (with .env). `forget()` after changing .env."""
+        if self._config is None:
+            self._config = self._read_config()
+        return self._config
+
+    def _read_config(self) -> dict[str, Any]:
+        root = self._project().root
+        self.env  # noqa: B018 - a broken .env is reported as ours, before compose reads it
+        try:
+            return dict(self._call(lambda d: d.compose.config(return_json=True)))
+        except DockerCommandError as error:
+            raise DevenvError(
+                f"docker compose could not read {root / 'compose.yaml'}: {error.message}",
+                hint="check .env against .env.example; `docker compose config` shows the details",
+            ) from None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The project's .env, read once per Engine."""
+        if self._env is None:
+            from devenv.core.envfile import read_env
+
+            self._env = read_env(self._project().root / ".env")
+        return self._env
+
+    def forget(self) -> None:
+        """.env changed, or time passed: read it, compose's view of it and the containers again."""
+        self._config = self._env = None
+        self._states = None
+
+    def prefetch(self, *reads: str) -> None:
+        """Make these independent reads side by side ("info", "compose_version", "config",
+        "states"): each is a docker process of 0.1-0.4 s. Failures are left for the caller's
+        own read to raise, in its own order, so errors stay what they would be."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        calls: dict[str, Callable[[], Any]] = {
+            "info": lambda: self.info,
+            "compose_version": lambda: self.compose_version,
+            "config": lambda: self.config,
+            "states": self.states,
+        }
+        with ThreadPoolExecutor(max_workers=max(1, len(reads))) as pool:
+            for future in [pool.submit(calls[name]) for name in reads]:
+                future.exception()  # wait; a failure is raised again by the caller's read
+
+    def containers(self, *, all: bool = True) -> list[Container]:
+        """The project's containers (one-shot init containers too, unless all=False)."""
+        return [_container(c) for c in self._call(lambda d: d.compose.ps(all=all))]
+
+    def states(self) -> dict[str, Container]:
+        """Service name -> its container, read once until the stack changes (up, down, ...)
+        or `forget()`."""
+        if self._states is None:
+            self._states = {c.service: c for c in self.containers()}
+        return self._states
+
+    def config_hashes(self, names: Sequence[str], *, gpu: bool = False) -> dict[str, str]:
+        """compose's configuration hash per service, as it labels the containers it makes: a
+        container whose label differs would be recreated by `compose up`."""
+        from python_on_whales.utils import run
+
+        def hashes(d: DockerClient) -> str:
+            command = [*d.compose.docker_compose_cmd, "config", "--hash", ",".join(names)]
+            return str(run(command, capture_stdout=True) or "")
+
+        found: dict[str, str] = {}
+        for line in str(self._call(hashes, gpu=gpu)).splitlines():
+            name, _, value = line.strip().partition(" ")
+            if value:
+                found[name] = value.strip()
+        return found
+
+    def image_ids(self, tags: Sequence[str]) -> dict[str, str]:
+        """Tag -> the image ID it names now (tags that name no image are left out)."""
+        from python_on_whales.exceptions import NoSuchImage
+
+        def inspect(d: DockerClient) -> dict[str, str]:
+            found = {}
+            for tag in tags:
+                try:
+                    found[tag] = str(d.image.inspect(tag).id)
+                except NoSuchImage:
+                    continue
+            return found
+
+        ids: dict[str, str] = self._call(inspect)
+        return ids
+
+    def exec(self, service: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
+        """Run a command in a running service. A non-zero exit is a result, not an error;
+        a missing engine or CLI still raises. With a TTY the output goes to the terminal."""
+        from python_on_whales.exceptions import DockerException
+
+        def run(d: DockerClient) -> ExecResult:
+            try:
+                out = d.compose.execute(service, list(command), tty=tty)
+            except DockerException as error:
+                if bad_docker_host(error) or any(m in _text(error) for m in COMPOSE_MISSING):
+                    raise
+                if any(m in _text(error).lower() for m in ENGINE_DOWN):
+                    raise
+                return ExecResult(
+                    int(error.return_code or 1), str(error.stdout or ""), str(error.stderr or "")
+                )
+            return ExecResult(0, str(out or ""))
+
+        result: ExecResult = self._call(run)
+        return result
+
+    def logs(
+        self,
+        names: Sequence[str] = (),
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+        since: str | None = None,
+    ) -> Iterator[str]:
+        """Log text of the services (all by default), streamed as it comes."""
+        stream = self._call(
+            lambda d: d.compose.logs(
+                list(names),
+                tail=str(tail) if tail is not None else None,
+                follow=follow,
+                since=since,
+                stream=True,
+            )
+        )
+        with self.errors():
+            for _source, chunk in stream:
+                yield chunk.decode(errors="replace")
+
+    def logs_text(self, names: Sequence[str], *, tail: int) -> str:
+        return "".join(self.logs(names, tail=tail))
+
+    def up(
+        self,
+        names: Sequence[str],
+        *,
+        gpu: bool,
+        build: bool | None,
+        timeout: int,
+        on_line: Callable[[str], None],
+    ) -> None:
+        """`compose up -d --wait`, its JSON progress lines handed to `on_line` as they come."""
+
+        def start(d: DockerClient) -> None:
+            old = os.environ.get("COMPOSE_PROGRESS")
+            os.environ["COMPOSE_PROGRESS"] = "json"
+            try:
+                stream = d.compose.up(
+                    list(names) or None,
+                    detach=True,
+                    wait=True,
+                    wait_timeout=timeout,
+                    build=bool(build),
+                    no_build=build is False,
+                    stream_logs=True,
+                )
+                for _source, line in stream or []:
+                    on_line(line.decode(errors="replace"))
+            finally:
+                if old is None:
+                    os.environ.pop("COMPOSE_PROGRESS", None)
+                else:
+                    os.environ["COMPOSE_PROGRESS"] = old
+
+        self._change(start, gpu=gpu)
+
+    def down(self, *, volumes: bool = False, timeout: int | None = None) -> None:
+        """Stop and remove the containers; the volumes too only when asked."""
+        self._change(
+            lambda d: d.compose.down(volumes=volumes, remove_orphans=True, timeout=timeout)
+        )
+
+    def restart(self, names: Sequence[str] = ()) -> None:
+        self._change(lambda d: d.compose.restart(list(names) or None))
+
+    def kill(self, names: Sequence[str]) -> None:
+        self._change(lambda d: d.compose.kill(list(names)))
+
+    def remove(self, names: Sequence[str], *, volumes: bool) -> None:
+        """Stop and remove these services' containers (and their anonymous volumes)."""
+        self._change(lambda d: d.compose.rm(list(names), stop=True, volumes=volumes))
+
+    def volumes(self, compose_project: str | None = None) -> list[str]:
+        """Names of the volumes compose made for a project (this one by default)."""
+        label = "com.docker.compose.project"
+        wanted = f"{label}={compose_project}" if compose_project else label
+        found = self._call(lambda d: d.volume.list(filters=[("label", wanted)]))
+        return [str(v.name) for v in found]
+
+    def remove_volumes(self, names: Sequence[str]) -> list[str]:
+        """Delete the volumes that exist of these; returns those it deleted."""
+
+        def remove(d: DockerClient) -> list[str]:
+            existing: list[Any] = [n for n in names if d.volume.exists(n)]
+            if existing:
+                d.volume.remove(existing)
+            return [str(n) for n in existing]
+
+        removed: list[str] = self._call(remove)
+        return removed
+
+    def image_exists(self, tag: str) -> bool:
+        return bool(self._call(lambda d: d.image.exists(tag)))
+
+    def image_tag(self, source: str, target: str) -> None:
+        self._call(lambda d: d.image.tag(source, target))
+
+    def image_push(self, tag: str) -> None:
+        self._call(lambda d: d.image.push(tag, quiet=True))
+
+    def image_pull(self, reference: str) -> str:
+        """Pull by tag or digest; the local image's id."""
+        return str(self._call(lambda d: d.image.pull(reference, quiet=True)).id)
+
+    def image_remove(self, reference: str) -> None:
+        self._call(lambda d: d.image.remove(reference, prune=False))
+
+    def repo_digests(self, reference: str) -> list[str]:
+        """`repository@sha256:…` for each registry this image was pushed to or pulled from."""
+        return list(self._call(lambda d: d.image.inspect(reference)).repo_digests or [])
+
+
+def _container(raw: Any) -> Container:
+    labels = (raw.config.labels or {}) if raw.config else {}
+    state = raw.state
+    ports = (raw.network_settings.ports or {}) if raw.network_settings else {}
+    bindings = tuple(
+        sorted(
+            (str(b.get("HostIp") or "0.0.0.0"), int(b["HostPort"]), str(inner))  # noqa: S104
+            for inner, found in ports.items()
+            for b in found or []
+            if b.get("HostPort")
+        )
+    )
+    return Container(
+        service=str(labels.get("com.docker.compose.service", raw.name)),
+        name=str(raw.name),
+        state=str(state.status),
+        health=state.health.status if state.health else None,
+        exit_code=state.exit_code,
+        bindings=bindings,
+        id=str(raw.id),
+        image=str((raw.config.image if raw.config else "") or ""),
+        image_id=str(raw.image or ""),
+        config_hash=str(labels.get("com.docker.compose.config-hash", "")),
+    )

@@ -1,0 +1,1 @@
+"""GPU inside the containers: the check (devenv gpu-check) and the probe script it runs."""

@@ -1,0 +1,1 @@
+"""Beyond the laptop: the canary, the image registry and Kubernetes."""

@@ -1,0 +1,263 @@
+"""`devenv canary`: a champion/challenger canary on the local stack, through the Envoy gateway.
+
+start renders the gateway's configuration from the spec in .env and brings up the `canary`
+profile; set shifts the weights live and keeps them in .env; status reads the gateway's
+runtime and stats and the registry's aliases; promote moves the champion alias to the
+challenger's version; rollback gives the challenger nothing. Every check that can refuse runs
+before anything changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devenv.release.canary import spec as canary
+
+from devenv.core import envfile
+
+from devenv.core import services
+
+from devenv.stack import start as stack
+from devenv.docker.engine import Engine
+from devenv.core.errors import StackUnhealthyError, UsageError
+from devenv.docker.progress import Progress
+from devenv.core.project import Project
+from devenv.core.result import Result
+
+PROFILE = "canary"
+GATEWAY = "gateway"
+CHALLENGER = "serving-challenger"
+CONFIG_PATH = Path(".devenv") / "gateway" / "envoy.yaml"
+TIMEOUT = 30.0
+
+
+def engine_for(project: Project) -> Engine:
+    """An Engine that sees the canary profile's services too."""
+    return Engine(project, profiles=[PROFILE])
+
+
+def _service(engine: Engine, name: str) -> services.Service:
+    found = next((s for s in services.load(engine) if s.name == name), None)
+    if found is None:
+        raise UsageError(
+            f"this project has no {name} service, so no canary",
+            hint="the canary needs the serving API: devenv update -d include_serving=true",
+        )
+    return found
+
+
+def gateway(engine: Engine) -> canary.Gateway:
+    admin = _service(engine, GATEWAY).admin
+    if not admin:
+        raise UsageError(
+            "the gateway service has no devenv.admin label in compose.yaml",
+            hint="devenv update re-applies the template's labels",
+        )
+    return canary.Gateway(services.base(admin))
+
+
+@dataclass
+class Registry:
+    """The MLflow model registry, over its REST API (what the serving containers read)."""
+
+    url: str
+    model: str
+
+    def version(self, alias: str) -> str | None:
+        response = httpx.get(
+            f"{self.url}/api/2.0/mlflow/registered-models/alias",
+            params={"name": self.model, "alias": alias},
+            timeout=TIMEOUT,
+        )
+        if response.status_code == 200:
+            return str(response.json()["model_version"]["version"])
+        if response.status_code in (400, 404):
+            return None
+        raise StackUnhealthyError(
+            f"MLflow answered HTTP {response.status_code} for the alias {alias}",
+            hint="devenv status mlflow",
+        )
+
+    def set_alias(self, alias: str, version: str) -> None:
+        response = httpx.post(
+            f"{self.url}/api/2.0/mlflow/registered-models/alias",
+            json={"name": self.model, "alias": alias, "version": version},
+            timeout=TIMEOUT,
+        )
+        if response.status_code != 200:
+            raise StackUnhealthyError(
+                f"MLflow refused to move {alias} to version {version}: "
+                f"HTTP {response.status_code} {response.text[:200]}",
+                hint="devenv logs mlflow",
+            )
+
+
+def registry(engine: Engine) -> Registry:
+    mlflow = services.by_probe(services.load(engine), "mlflow")
+    if mlflow is None:
+        raise UsageError("no MLflow service in this project", hint="devenv urls lists them")
+    model = engine.config["services"]["serving"]["environment"]["MODEL_NAME"]
+    return Registry(services.base(mlflow.url or ""), str(model))
+
+
+def aliases(engine: Engine) -> dict[str, str]:
+    env = engine.config["services"]
+    return {
+        "champion": str(env["serving"]["environment"]["MODEL_ALIAS"]),
+        "challenger": str(env[CHALLENGER]["environment"]["MODEL_ALIAS"]),
+    }
+
+
+@dataclass
+class CanaryStatus:
+    spec: canary.CanarySpec
+    live_percent: int | None
+    tracks: list[canary.TrackStats]
+    versions: dict[str, str | None]
+    aliases: dict[str, str]
+    url: str
+
+    def results(self) -> list[Result]:
+        weights = canary.CanarySpec(self.live_percent or 0).weights
+        found = []
+        for stats in self.tracks:
+            version = self.versions.get(stats.track)
+            found.append(
+                Result(
+                    stats.track,
+                    "fail" if stats.errors else "ok",
+                    f"{weights[stats.track]} % of traffic, models:/…@{self.aliases[stats.track]}"
+                    f" = version {version or '-'}; {stats.requests} requests, "
+                    f"{stats.error_rate:.1%} errors",
+                    f"devenv logs {'serving' if stats.track == 'champion' else CHALLENGER}"
+                    if stats.errors
+                    else None,
+                    data={
+                        "weight": weights[stats.track],
+                        "alias": self.aliases[stats.track],
+                        "version": version,
+                        **stats.as_dict(),
+                    },
+                )
+            )
+        return found
+
+    def extras(self) -> dict[str, Any]:
+        return {
+            "percent": self.live_percent,
+            "spec": self.spec.as_dict(),
+            "url": self.url,
+        }
+
+
+def status(engine: Engine) -> CanaryStatus:
+    gw = gateway(engine)
+    live = gw.percent()  # raises "not answering" first when the gateway is down
+    names = aliases(engine)
+    reg = registry(engine)
+    return CanaryStatus(
+        canary.CanarySpec.from_env(engine.env),
+        live,
+        gw.stats(),
+        {track: reg.version(alias) for track, alias in names.items()},
+        names,
+        services.base(_service(engine, GATEWAY).url or ""),
+    )
+
+
+def render_config(engine: Engine, spec: canary.CanarySpec) -> Path:
+    """The gateway's Envoy configuration, from the spec: written where compose mounts it."""
+    assert engine.project is not None
+    config = canary.envoy_config(
+        spec,
+        canary.Upstream("serving", 8000),
+        canary.Upstream(CHALLENGER, 8000),
+        listen=canary.Upstream("0.0.0.0", 8080),  # noqa: S104 - inside the container
+        admin=canary.Upstream("0.0.0.0", 9901),  # noqa: S104 - published on 127.0.0.1 only
+    )
+    target = engine.project.root / CONFIG_PATH
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(canary.render(config), encoding="utf-8")
+    temporary.replace(target)
+    return target
+
+
+def start(engine: Engine, *, on_progress: Callable[[Progress], None]) -> CanaryStatus:
+    spec = canary.CanarySpec.from_env(engine.env)  # a bad spec in .env stops here
+    _service(engine, GATEWAY)
+    reg, names = registry(engine), aliases(engine)
+    engine.require()
+    package = engine.project.answers().get("package_name") if engine.project else None
+    for track in canary.TRACKS:
+        if reg.version(names[track]) is None:
+            train = f"devenv exec jupyter env MODEL_ALIAS={names[track]} python -m {package}.train"
+            raise UsageError(
+                f"no version of {reg.model} has the alias {names[track]!r} ({track})",
+                hint=f"train one: {train} (or add the alias to a version in MLflow's UI)",
+            )
+    render_config(engine, spec)
+    result = stack.up(
+        engine, [GATEWAY], build=None, timeout=600, gpu="auto", on_progress=on_progress
+    )
+    if failure := stack.unhealthy(result.statuses, started=True):
+        raise failure
+    return status(engine)
+
+
+def set_percent(engine: Engine, text: str) -> CanaryStatus:
+    percent = canary.parse_percent(text)  # before anything changes
+    gw = gateway(engine)
+    gw.percent()  # the gateway answers, or nothing changes
+    gw.set_percent(percent)
+    _persist(engine, percent)
+    return status(engine)
+
+
+def _persist(engine: Engine, percent: int) -> None:
+    """The weights survive a restart: in .env (the spec) and in the rendered configuration."""
+    assert engine.project is not None
+    envfile.set_values(engine.project.root / ".env", {"CANARY_PERCENT": str(percent)})
+    engine.forget()
+    render_config(engine, canary.CanarySpec.from_env(engine.env))
+
+
+def promote(engine: Engine) -> tuple[str, CanaryStatus]:
+    """The challenger's version becomes the champion; the challenger gets no traffic."""
+    gw = gateway(engine)
+    gw.percent()  # the gateway answers, or nothing changes
+    reg, names = registry(engine), aliases(engine)
+    version = reg.version(names["challenger"])
+    if version is None:
+        raise UsageError(
+            f"no version of {reg.model} has the alias {names['challenger']!r}",
+            hint="nothing to promote: set the challenger alias in MLflow first",
+        )
+    reg.set_alias(names["champion"], version)
+    gw.set_percent(0)
+    _persist(engine, 0)
+    _reload(engine, "champion")
+    return version, status(engine)
+
+
+def _reload(engine: Engine, track: str) -> None:
+    """Make the track's serving container load its alias now (it would within 30 s anyway)."""
+    spec = canary.CanarySpec.from_env(engine.env)
+    url = services.base(_service(engine, GATEWAY).url or "")
+    response = httpx.post(
+        f"{url}/admin/reload", headers={spec.pin_header: track}, timeout=TIMEOUT * 4
+    )
+    if response.status_code != 200:
+        raise StackUnhealthyError(
+            f"the {track} did not reload: HTTP {response.status_code} {response.text[:200]}",
+            hint=f"devenv logs {'serving' if track == 'champion' else CHALLENGER}",
+        )
+
+
+def rollback(engine: Engine) -> CanaryStatus:
+    return set_percent(engine, "0")

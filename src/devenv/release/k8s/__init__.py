@@ -1,0 +1,1 @@
+"""Kubernetes: render and validate the overlays offline, apply them to a local cluster."""

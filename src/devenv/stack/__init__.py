@@ -1,0 +1,1 @@
+"""The running stack: start, status and probes, preflight, lifecycle, doctor, onboarding."""

@@ -1,0 +1,214 @@
+"""Checks made before `devenv up` touches anything: compose version, project files, host ports.
+
+Each returns a Result: `devenv up` stops on the first that fails (raising its error, before a
+container starts), `devenv doctor` shows them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devenv.core.envfile import read_env
+from devenv.core.errors import ComposeMissingError, PortBusyError, ProjectConflictError
+from devenv.core.project import Project
+from devenv.core.result import Result, fail, ok
+from devenv.scaffold.template import conflicted_files
+
+if TYPE_CHECKING:
+    from devenv.docker.engine import Engine
+
+MIN_COMPOSE = (2, 20)
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - compose's meaning of a port with no host IP
+# Folders that hold user data or tooling, not project configuration. notebooks/ is scanned:
+# an update can leave a conflicted notebook there.
+SKIP_DIRS = frozenset({".git", "data", ".venv", "node_modules", "__pycache__"})
+
+
+def parse_compose_version(text: str) -> tuple[int, int, int] | None:
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def check_compose_version(version_text: str | None) -> Result:
+    """`version_text` is `docker compose version` output, or None when the plugin is missing."""
+    if version_text is None:
+        v1 = " (only the old docker-compose v1 was found)" if _has_compose_v1() else ""
+        return fail(
+            "compose",
+            f"Docker Compose v2 is not installed as `docker compose`{v1}",
+            "install the compose plugin (Docker Desktop ships it; on Linux: the "
+            "docker-compose-plugin package), then run `docker compose version`",
+            ComposeMissingError,
+        )
+    version = parse_compose_version(version_text)
+    if version is None or version[:2] < MIN_COMPOSE:
+        found = ".".join(map(str, version)) if version else version_text.strip()
+        return fail(
+            "compose",
+            f"Docker Compose {found} is too old: devenv needs {'.'.join(map(str, MIN_COMPOSE))}+",
+            "update Docker Desktop, or the docker-compose-plugin package",
+            ComposeMissingError,
+        )
+    return ok("compose", version_text.strip())
+
+
+def _has_compose_v1() -> bool:
+    try:
+        out = subprocess.run(["docker-compose", "version"], capture_output=True, text=True)
+    except FileNotFoundError:
+        return False
+    version = parse_compose_version(out.stdout)
+    return version is not None and version[0] == 1
+
+
+def project_files(root: Path) -> Iterable[str]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        for name in files:
+            yield (Path(folder) / name).relative_to(root).as_posix()
+
+
+def check_conflicts(project: Project) -> Result:
+    found = conflicted_files(project.root, project_files(project.root))
+    if found:
+        return fail(
+            "project files",
+            f"unresolved update conflicts in: {', '.join(found[:5])}",
+            "resolve the <<<<<<< markers (and delete .rej files), commit, then run again",
+            ProjectConflictError,
+        )
+    return ok("project files", "no unresolved update conflicts")
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    service: str
+    host_ip: str
+    port: int
+
+
+def published_ports(
+    config: dict[str, Any], services: Iterable[str] | None = None
+) -> list[PublishedPort]:
+    wanted = set(services) if services else None
+    found = []
+    for name, spec in (config.get("services") or {}).items():
+        if wanted is not None and name not in wanted:
+            continue
+        for port in spec.get("ports") or []:
+            if port.get("published"):
+                found.append(
+                    PublishedPort(
+                        name, port.get("host_ip") or ALL_INTERFACES, int(port["published"])
+                    )
+                )
+    return found
+
+
+def port_is_free(host_ip: str, port: int) -> bool:
+    """Whether a server could listen on the port now, as Docker's port proxy would.
+
+    SO_REUSEADDR, as every server sets it: a port that only has connections in TIME_WAIT
+    (left for a minute after the server closed first, e.g. MLflow's gunicorn behind a stack
+    that was just taken down) is free; one with a listener still is not. Windows' SO_REUSEADDR
+    means something else (it would let us bind over a listener), so it is not set there.
+    """
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host_ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def process_holding(port: int) -> str | None:
+    """`name (pid N)` of the process listening on `port`, when the OS lets us see it."""
+    inodes = _listening_inodes(port)
+    if inodes:
+        for pid_dir in Path("/proc").glob("[0-9]*"):
+            try:
+                for fd in (pid_dir / "fd").iterdir():
+                    target = str(fd.readlink())
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        name = (pid_dir / "comm").read_text().strip()
+                        return f"{name} (pid {pid_dir.name})"
+            except OSError:
+                continue
+    try:  # macOS and others: lsof, when installed
+        out = subprocess.run(
+            ["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fcp"], capture_output=True, text=True
+        ).stdout
+    except FileNotFoundError:
+        return None
+    pid = next((line[1:] for line in out.splitlines() if line.startswith("p")), None)
+    command = next((line[1:] for line in out.splitlines() if line.startswith("c")), None)
+    return f"{command} (pid {pid})" if pid and command else None
+
+
+def env_key_for(project: Project, port: int) -> str | None:
+    for key, value in read_env(project.root / ".env").items():
+        if key.endswith("_PORT") and value.strip() == str(port):
+            return key
+    return None
+
+
+def check_ports(
+    project: Project,
+    ports: list[PublishedPort],
+    *,
+    ours: set[int],
+    container_holding: dict[int, str],
+) -> Result:
+    """Every port must be free, unless this project's own containers already publish it."""
+    for item in ports:
+        if item.port in ours or port_is_free(item.host_ip, item.port):
+            continue
+        holder = container_holding.get(item.port)
+        who = f"container {holder}" if holder else (process_holding(item.port) or "another program")
+        key = env_key_for(project, item.port)
+        change = f"set another {key} in .env" if key else "change the port in .env"
+        return fail(
+            "ports",
+            f"port {item.port} ({item.service}) is already in use by {who}",
+            f"stop it, or {change}, then run devenv up again",
+            PortBusyError,
+        )
+    return ok("ports", "every published port is free (or already ours)")
+
+
+def check_published_ports(engine: Engine, services: Iterable[str] | None = None) -> Result:
+    """check_ports for the project's published ports, knowing which containers hold them."""
+    ours = {port for c in engine.containers(all=False) for port in c.host_ports}
+    holders = {port: c.name for c in engine.containers_everywhere() for port in c.host_ports}
+    assert engine.project is not None
+    return check_ports(
+        engine.project,
+        published_ports(engine.config, services),
+        ours=ours,
+        container_holding=holders,
+    )

@@ -1,0 +1,1 @@
+"""What the user sees: consoles (data to stdout, chatter to stderr), tables and views."""

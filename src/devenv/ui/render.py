@@ -1,0 +1,90 @@
+"""How results look on a terminal: one vocabulary of marks and one table shape for status,
+doctor, gpu-check, smoke and onboard (devenv.result), plus ps. `--json` bypasses all of this."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devenv.docker.engine import Container
+    from devenv.core.result import Result
+
+# One word per outcome, everywhere: ok (it works), warn (works, with a caveat), FAIL, - (skipped).
+MARKS = {
+    "ok": "[green]ok[/]",
+    "warn": "[yellow]warn[/]",
+    "fail": "[red]FAIL[/]",
+    "skip": "[dim]-[/]",
+}
+
+
+def mark(outcome: str | bool | None, width: int = 0) -> str:
+    """A mark for an outcome: a word above, or True (ok) / False (fail) / None (skipped),
+    padded to `width` visible characters for lines that must align."""
+    if isinstance(outcome, bool) or outcome is None:
+        outcome = {True: "ok", False: "fail", None: "skip"}[outcome]
+    visible = {"skip": 1}.get(outcome, len(outcome))
+    return MARKS[outcome] + " " * max(0, width - visible)
+
+
+def with_fix(detail: str, fix: str | None) -> str:
+    from rich.markup import escape
+
+    return escape(detail) + (f"\n[dim]fix: {escape(fix)}[/]" if fix else "")
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, wrap: str = "") -> Any:
+    """A borderless table; every column but `wrap` stays on one line (names, states, URLs)."""
+    from rich.table import Table
+
+    shown = Table(box=None, header_style="bold", show_header=any(columns))
+    for column in columns:
+        shown.add_column(column, no_wrap=column != wrap)
+    for row in rows:
+        shown.add_row(*row)
+    return shown
+
+
+def results(items: Sequence[Result], *, header: str = "check", columns: Sequence[str] = ()) -> Any:
+    """The one table for results (status, doctor, gpu-check, smoke): a mark, the name, the
+    chosen `data` columns, seconds when timed, and the detail with its fix when not ok."""
+    timed = any(r.seconds is not None for r in items)
+    return table(
+        ("", header, *columns, *(("s",) if timed else ()), "detail"),
+        (
+            (
+                mark(r.status),
+                r.name,
+                *(str(r.data.get(c) if r.data.get(c) is not None else "-") for c in columns),
+                *((f"{r.seconds or 0:.1f}",) if timed else ()),
+                with_fix(r.detail, r.fix if r.status != "ok" else None),
+            )
+            for r in items
+        ),
+        wrap="detail",
+    )
+
+
+def ps(containers: list[Container]) -> Any:
+    return table(
+        ("service", "state", "health", "ports"),
+        (
+            (
+                c.service,
+                c.state + (f" ({c.exit_code})" if c.state == "exited" else ""),
+                c.health or "-",
+                ", ".join(c.as_dict()["ports"]) or "-",
+            )
+            for c in containers
+        ),
+        wrap="ports",
+    )
+
+
+def line(r: Result) -> str:
+    """One result as a line, for phases printed as they finish (onboard)."""
+    from rich.markup import escape
+
+    seconds = f"{r.seconds:6.1f}s" if r.seconds is not None else ""
+    return f"{mark(r.status, 4)} {r.name:<10} {seconds}  {escape(r.detail)}"
