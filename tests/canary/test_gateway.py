@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devenv.release.canary import envoy
 from devenv.release.canary import spec as canary
 
 ENVOY = shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
@@ -71,7 +72,7 @@ class Running:
 def gateway(tmp_path: Path) -> Iterator[Running]:
     champion, challenger = backend("champion"), backend("challenger")
     listen, admin = free_port(), free_port()
-    config = canary.envoy_config(
+    config = envoy.envoy_config(
         canary.CanarySpec(10),
         canary.Upstream("127.0.0.1", champion.server_address[1]),
         canary.Upstream("127.0.0.1", challenger.server_address[1]),
@@ -79,7 +80,7 @@ def gateway(tmp_path: Path) -> Iterator[Running]:
         admin=canary.Upstream("127.0.0.1", admin),
     )
     path = tmp_path / "envoy.yaml"
-    path.write_text(canary.render(config))
+    path.write_text(envoy.render(config))
     assert ENVOY is not None, "envoy is not installed: make install"
     log = (tmp_path / "envoy.log").open("w")
     process = subprocess.Popen(
@@ -112,8 +113,8 @@ def test_every_render_validates(tmp_path: Path) -> None:
     ):
         path = tmp_path / f"envoy-{spec.percent}.yaml"
         path.write_text(
-            canary.render(
-                canary.envoy_config(
+            envoy.render(
+                envoy.envoy_config(
                     spec,
                     canary.Upstream("serving", 8000),
                     canary.Upstream("serving-challenger", 8000),
@@ -148,7 +149,7 @@ def test_split_pin_and_stickiness(gateway: Running) -> None:
             user = uuid.uuid4().hex
             assert len({gateway.track(client, **{"x-user-id": user}) for _ in range(5)}) == 1
 
-    stats = {s.track: s for s in gateway.gateway.stats()}
+    stats = {s.track: s for s in gateway.gateway.track_stats()}
     assert stats["champion"].requests + stats["challenger"].requests >= 2000 + 200 + 1000
     assert stats["champion"].errors == stats["challenger"].errors == 0
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from devenv.core.envfile import read_env
-from devenv.core.services import PROBES
+from devenv.stack.probes import KINDS
 from tests.template import lint
 from tests.template.conftest import answer_matrix, answers_id
 
@@ -108,10 +108,10 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
             assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
             assert labels.get("devenv.probe") and labels.get("devenv.url"), f"{name} lacks labels"
             # The registry (devenv.services) knows the probe, and where an exec probe runs.
-            assert labels["devenv.probe"] in PROBES, f"{name}: unknown probe"
+            assert labels["devenv.probe"] in KINDS, f"{name}: unknown probe"
             runs_in = labels.get("devenv.probe-in", name)
             assert runs_in in config["services"], f"{name}: probe runs in unknown {runs_in}"
-            if PROBES[labels["devenv.probe"]] == "host":
+            if KINDS[labels["devenv.probe"]].where == "host":
                 assert "devenv.probe-in" not in labels, f"{name}: an HTTP probe runs on the host"
             assert "start_interval" not in service["healthcheck"], "needs Engine >= 25"
         for port in service.get("ports", []):
@@ -236,7 +236,7 @@ def test_canary_profile(render, compose_cmd: list[str]) -> None:  # type: ignore
     assert admin["host_ip"] == "127.0.0.1", "the admin API changes weights: never beyond loopback"
     assert int(admin["published"]) == int(env["CANARY_ADMIN_PORT"])
     labels = gateway["labels"]
-    assert labels["devenv.probe"] in PROBES and labels["devenv.admin"].endswith(
+    assert labels["devenv.probe"] in KINDS and labels["devenv.admin"].endswith(
         env["CANARY_ADMIN_PORT"]
     )
     mount = gateway["volumes"][0]

@@ -57,11 +57,10 @@ def test_malformed_docker_host(capsys, project: Path, monkeypatch) -> None:  # t
         one_error(run_cli(capsys, command, cwd=project), 10, "DOCKER_HOST=not-a-url://")
 
 
-def test_doctor_report_to_a_bad_path(capsys, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli(
-        capsys, "doctor", "--report", str(tmp_path / "missing" / "r.json"), cwd=project
-    )
-    one_error(result, 1, "cannot write the report")
+def test_a_bad_output_path_is_a_usage_error_everywhere(capsys, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """doctor --report and k8s render -o: the same mistake, the same exit (2; doctor said 1)."""
+    bad = str(tmp_path / "missing" / "r.json")
+    one_error(run_cli(capsys, "doctor", "--report", bad, cwd=project), 2, "cannot write the report")
 
 
 def test_new_under_a_file(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -73,7 +72,7 @@ def test_new_under_a_file(capsys, tmp_path: Path) -> None:  # type: ignore[no-un
 
 def test_new_into_an_unwritable_folder(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Tests run as root, which writes anywhere: the permission answer is stood in for."""
-    from devenv.scaffold import template as scaffold
+    from devenv.scaffold import new as scaffold
 
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from devenv.release.canary import envoy
 from devenv.release.canary import spec as canary
 from devenv.core.errors import UsageError
 
@@ -33,7 +34,7 @@ def test_spec_from_env_with_defaults_and_checks() -> None:
 
 
 def test_weights_live_in_the_runtime_and_the_hash_picks_the_track() -> None:
-    config = canary.envoy_config(
+    config = envoy.envoy_config(
         canary.CanarySpec(10, sticky_header="x-session"),
         canary.Upstream("serving", 8000),
         canary.Upstream("serving-challenger", 8000),
@@ -72,7 +73,7 @@ def test_track_stats_from_envoy_json() -> None:
 
 def test_mesh_objects_carry_the_same_split_pins_and_sticky_header() -> None:
     spec = canary.CanarySpec(percent=30, pin_header="x-track", sticky_header="x-uid")
-    route, virtual_service, destination_rule = canary.mesh_objects(spec)
+    route, virtual_service, destination_rule = envoy.mesh_objects(spec)
     *pins, split = route["spec"]["rules"]
     assert [p["matches"][0]["headers"][0] for p in pins] == [
         {"name": "x-track", "value": "champion"},

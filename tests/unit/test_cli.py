@@ -117,7 +117,7 @@ def test_gpu_words_are_the_templates_and_old_ones_still_work(
 def test_reset_never_deletes_without_consent(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv.stack import start as stack
+    from devenv.stack import lifecycle as stack
 
     deleted: list[object] = []
     monkeypatch.setattr(
@@ -146,8 +146,8 @@ def test_onboard_stops_at_a_failing_doctor_check(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from devenv.stack import doctor
-    from devenv.scaffold import template as scaffold
     from devenv.core.result import Result
+    from devenv.scaffold import new as scaffold
 
     created: list[object] = []
     monkeypatch.setattr(
@@ -235,7 +235,7 @@ def test_urls_are_never_cut(tmp_path: Path, width: int, monkeypatch: pytest.Monk
     terminal = Console(file=screen, width=width, force_terminal=True, color_system=None)
     monkeypatch.setitem(console._consoles, "out", terminal)
     monkeypatch.chdir(project)
-    from devenv.cli import urls
+    from devenv.cli.inspect import urls
 
     urls(json_output=False)
     rendered = subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devenv.release import images
-from devenv.core.errors import UsageError
+from devenv.core.errors import UnknownServiceError, UsageError
 from tests.unit.fakes import FakeEngine
 
 CONFIG = {
@@ -86,7 +86,8 @@ def test_push_refuses_unknown_and_unbuilt_images_before_anything(tmp_path: Path)
     def never(*_: object) -> None:
         raise AssertionError("nothing may be pushed or started")
 
-    with pytest.raises(UsageError, match="no image built for nope") as raised:
+    # A name that builds no image is an unknown service (exit 12, as docs/cli.md says; was 2).
+    with pytest.raises(UnknownServiceError, match="no image built for nope") as raised:
         images.push(engine, ["nope"], address=None, tag=None, on_step=never, on_progress=never)
     assert "mlflow, serving" in (raised.value.hint or "")
     with pytest.raises(UsageError, match="not built yet: serving"):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devenv.docker import compose
 from devenv.stack import preflight
 from devenv.core.errors import ComposeMissingError, PortBusyError, ProjectConflictError
 from devenv.core.project import Project
@@ -24,14 +25,14 @@ from devenv.core.project import Project
     ],
 )
 def test_parse_compose_version(text: str, version: tuple[int, int, int] | None) -> None:
-    assert preflight.parse_compose_version(text) == version
+    assert compose.parse_version(text) == version
 
 
 def test_old_compose_is_refused() -> None:
     with pytest.raises(ComposeMissingError) as info:
-        preflight.check_compose_version("Docker Compose version v2.17.2").raise_if_failed()
+        compose.check_version("Docker Compose version v2.17.2").raise_if_failed()
     assert "2.17.2" in info.value.message and "2.20" in info.value.message
-    assert preflight.check_compose_version("Docker Compose version v2.20.0").ok
+    assert compose.check_version("Docker Compose version v2.20.0").ok
 
 
 def test_only_compose_v1_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +41,7 @@ def test_only_compose_v1_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(ComposeMissingError) as info:
-        preflight.check_compose_version(None).raise_if_failed()
+        compose.check_version(None).raise_if_failed()
     assert "v1" in info.value.message and info.value.hint
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from devenv.docker.progress import Progress
+from devenv.ui import render
 
 
 def feed(progress: Progress, *events: object) -> list[bool]:
@@ -50,4 +51,4 @@ def test_errors_warnings_and_plain_text() -> None:
 
 def test_table_renders_every_row() -> None:
     p = Progress("proj", ["a", "b"])
-    assert p.table().row_count == 2
+    assert render.progress(p).row_count == 2

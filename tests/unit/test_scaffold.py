@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from devenv.core.project import conflicted_files
+from devenv.scaffold import new
 from devenv.scaffold import template as scaffold
 from devenv.core.errors import TemplateError, UsageError
 
@@ -55,7 +57,7 @@ def test_conflicted_files(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("quoting <<<<<<< mid-line is fine\n")
     (tmp_path / "c.yaml.rej").write_text("")
     (tmp_path / "bin").write_bytes(b"\xff\xfe<<<<<<< ")
-    found = scaffold.conflicted_files(tmp_path, ["a.txt", "b.txt", "c.yaml.rej", "bin", "gone"])
+    found = conflicted_files(tmp_path, ["a.txt", "b.txt", "c.yaml.rej", "bin", "gone"])
     assert found == ["a.txt", "c.yaml.rej"]
 
 
@@ -85,8 +87,8 @@ def test_snapshot_tags_once_per_content(monkeypatch: pytest.MonkeyPatch, tmp_pat
     ],
 )
 def test_project_named_after_its_folder(folder: str, expected: str | None) -> None:
-    data = scaffold.default_name(Path("/tmp") / folder, {})
+    data = new.default_name(Path("/tmp") / folder, {})
     assert data.get("project_name") == expected
-    assert scaffold.default_name(Path("/tmp") / folder, {"project_name": "X"}) == {
+    assert new.default_name(Path("/tmp") / folder, {"project_name": "X"}) == {
         "project_name": "X"
     }

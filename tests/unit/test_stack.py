@@ -9,7 +9,8 @@ import pytest
 
 from devenv.docker import gpu
 
-from devenv.stack import start as stack
+from devenv.stack import lifecycle, start
+from devenv.stack import status as checking
 from devenv.docker.engine import Container
 from devenv.core.errors import GpuUnavailableError
 from devenv.core.project import Project
@@ -27,7 +28,7 @@ def test_status_probes_only_running_services(engine: FakeEngine) -> None:
         container("postgres", "running", "healthy"),
         container("mlflow", "exited", None, 1),
     ]
-    results = {r.service.name: r for r in stack.status(engine)}
+    results = {r.service.name: r for r in checking.status(engine)}
     assert set(results) == {"postgres", "mlflow", "serving"}  # one-shots are not listed
     assert results["postgres"].ok and results["postgres"].probe is not None
     assert not results["mlflow"].ok and results["mlflow"].probe is None
@@ -48,16 +49,16 @@ def test_status_counts_a_profile_service_while_it_has_a_container(tmp_path: Path
         return engine
 
     core = [container(name, "running", "healthy") for name in ("postgres", "mlflow", "serving")]
-    without = stack.status(engine_with(*core))
+    without = checking.status(engine_with(*core))
     assert "gateway" not in {r.service.name for r in without}, "canary not started"
     assert all(r.ok for r in without)
-    named = stack.status(engine_with(*core), ["gateway"])
+    named = checking.status(engine_with(*core), ["gateway"])
     assert [r.service.name for r in named] == ["gateway"] and not named[0].ok
-    failure = stack.unhealthy(named)
+    failure = checking.unhealthy(named)
     assert failure is not None and "devenv canary start" in (failure.hint or "")
     shown = {
         r.service.name: r
-        for r in stack.status(engine_with(*core, container("gateway", "exited", None, 1)))
+        for r in checking.status(engine_with(*core, container("gateway", "exited", None, 1)))
     }
     assert not shown["gateway"].ok and shown["gateway"].service.profile == "canary"
 
@@ -69,7 +70,7 @@ def test_diagnose_names_the_root_cause_with_its_logs(engine: FakeEngine) -> None
         container("bucket-init", "exited", None, 0),
         container("mlflow", "created"),
     ]
-    failure = stack.diagnose(engine, set(CONFIG["services"]))
+    failure = start.diagnose(engine, set(CONFIG["services"]))
     assert failure is not None
     assert failure.message.startswith("postgres did not become healthy")
     assert "password authentication failed" in (failure.details or "")
@@ -81,7 +82,7 @@ def test_diagnose_flags_a_failed_one_shot(engine: FakeEngine) -> None:
         container("postgres", "running", "healthy"),
         container("bucket-init", "exited", None, 1),
     ]
-    failure = stack.diagnose(engine, set(CONFIG["services"]))
+    failure = start.diagnose(engine, set(CONFIG["services"]))
     assert (
         failure is not None
         and "bucket-init" in failure.message
@@ -92,7 +93,7 @@ def test_diagnose_flags_a_failed_one_shot(engine: FakeEngine) -> None:
 def test_diagnose_finds_nothing_when_all_is_well(engine: FakeEngine) -> None:
     engine.running = [container(n, "running", "healthy") for n in ("postgres", "mlflow", "serving")]
     engine.running.append(container("bucket-init", "exited", None, 0))
-    assert stack.diagnose(engine, set(CONFIG["services"])) is None
+    assert start.diagnose(engine, set(CONFIG["services"])) is None
 
 
 def test_reset_plan_lists_volumes_with_their_users(engine: FakeEngine) -> None:
@@ -105,12 +106,12 @@ def test_reset_plan_lists_volumes_with_their_users(engine: FakeEngine) -> None:
         },
         "volumes": {"pg": {"name": "proj_pg"}, "home": {"name": "proj_home"}},
     }
-    everything = stack.reset_plan(engine, [])
+    everything = lifecycle.reset_plan(engine, [])
     assert [(p.volume, p.services) for p in everything] == [
         ("proj_pg", ("postgres",)),
         ("proj_home", ("jupyter",)),
     ]
-    assert [p.volume for p in stack.reset_plan(engine, ["jupyter"])] == ["proj_home"]
+    assert [p.volume for p in lifecycle.reset_plan(engine, ["jupyter"])] == ["proj_home"]
 
 
 OK = [gpu.Layer("host", True, "1 GPU"), gpu.Layer("engine", True, "runtime")]
@@ -135,7 +136,7 @@ def test_gpu_plan(
 ) -> None:
     if overlay:
         (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
-    use, reason = stack.gpu_plan(Project(tmp_path), mode, lambda: checked)
+    use, reason = start.gpu_plan(Project(tmp_path), mode, lambda: checked)
     assert use is expected and reason
     if mode == "auto" and overlay and not expected:
         assert "no NVIDIA runtime" in reason and "install it" in reason
@@ -146,7 +147,7 @@ def test_gpu_on_fails_early_with_the_reason(tmp_path: Path, overlay: bool, words
     if overlay:
         (tmp_path / "compose.gpu.yaml").write_text("services: {}\n")
     with pytest.raises(GpuUnavailableError) as info:
-        stack.gpu_plan(Project(tmp_path), "nvidia", lambda: NO_RUNTIME)
+        start.gpu_plan(Project(tmp_path), "nvidia", lambda: NO_RUNTIME)
     assert words in info.value.message and info.value.hint
 
 
@@ -170,7 +171,7 @@ def converged_stack(engine: FakeEngine) -> set[str]:
 
 def test_a_healthy_unchanged_stack_needs_no_compose_up(engine: FakeEngine) -> None:
     targets = converged_stack(engine)
-    assert stack.converged(engine, targets, gpu=False)
+    assert start.converged(engine, targets, gpu=False)
 
 
 @pytest.mark.parametrize(
@@ -198,4 +199,4 @@ def test_any_difference_means_compose_up_runs(engine: FakeEngine, change: str) -
         )
     else:
         del engine.running[by_name["serving"]]
-    assert not stack.converged(engine, targets, gpu=False)
+    assert not start.converged(engine, targets, gpu=False)

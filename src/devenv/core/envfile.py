@@ -20,7 +20,16 @@ PLACEHOLDER = "change-me"
 # Compose expands '$' in .env: secrets use only characters that need no quoting.
 SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"  # noqa: S105
 ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# The one rule for which settings are secrets: .env keys (doctor's redaction, the Kubernetes
+# Secret) and client settings (`devenv env`) alike. A connection URL carries its password.
+SECRET_KEY = re.compile(
+    r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|CREDENTIAL|DATABASE_URL|_DSN$", re.IGNORECASE
+)
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$")
+
+
+def is_secret(key: str) -> bool:
+    return bool(SECRET_KEY.search(key))
 
 
 def _value(raw: str) -> str:

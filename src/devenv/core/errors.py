@@ -1,6 +1,6 @@
 """One error hierarchy. Each error is a one-line message, a hint, and its own exit code.
 
-`cli.main` is the only place that catches these; the codes are documented in docs/cli.md.
+`devenv.cli.main` is the only place that catches these; the codes are documented in docs/cli.md.
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ class ToolMissingError(DevenvError):
 
     exit_code = 7
     label = "tool missing"
+
+
+class ToolFailedError(DevenvError):
+    """An external tool (kubectl, trivy, npm, git, ...) failed, or did not finish in time."""
+
+    exit_code = 8
+    label = "tool failed"
 
 
 class EngineUnavailableError(DevenvError):
@@ -181,6 +188,15 @@ class DockerCommandError(DevenvError):
         super().__init__(message, hint="docker compose's own output is above; devenv doctor")
         self.stderr = stderr
         self.return_code = return_code
+
+
+def shorten(text: object, limit: int = 60) -> str:
+    """A user's value as an error echoes it: whole when short, else its start and its length
+    (a 10,000-character argument must not fill the terminal)."""
+    value = str(text)
+    if len(value) <= limit:
+        return value
+    return f"{value[: limit - 1]}… ({len(value)} characters)"
 
 
 def exit_codes() -> list[tuple[int, str]]:

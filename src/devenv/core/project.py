@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,10 @@ from devenv.core.errors import ProjectFileError, ProjectNotFoundError
 ANSWERS_FILE = ".copier-answers.yml"
 COMPOSE_FILE = "compose.yaml"
 GPU_OVERLAY = "compose.gpu.yaml"
+CONFLICT_MARKER = "<<<<<<< "
+# Folders that hold user data or tooling, not project configuration. notebooks/ is scanned:
+# an update can leave a conflicted notebook there.
+SKIP_DIRS = frozenset({".git", "data", ".venv", "node_modules", "__pycache__"})
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,34 @@ def find_project(start: Path | None = None) -> Project:
         f"{here} is not inside a devenv project (no {ANSWERS_FILE} next to a {COMPOSE_FILE})",
         hint="cd into your project, or create one with: devenv new my-project",
     )
+
+
+def project_files(root: Path) -> Iterator[str]:
+    """Every file of the project (relative, POSIX), user data and tooling folders left out."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        for name in files:
+            yield (Path(folder) / name).relative_to(root).as_posix()
+
+
+def conflicted_files(root: Path, candidates: Iterable[str]) -> list[str]:
+    """Files holding conflict markers, .rej leftovers, and notebooks that are no longer JSON
+    (a conflicted notebook is invalid JSON: Jupyter refuses to open it)."""
+    found = []
+    for name in candidates:
+        path = root / name
+        if name.endswith(".rej"):
+            found.append(name)
+        elif path.is_file():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if any(line.startswith(CONFLICT_MARKER) for line in text.splitlines()):
+                found.append(name)
+            elif name.endswith(".ipynb"):
+                try:
+                    json.loads(text)
+                except ValueError:
+                    found.append(name)
+    return found

@@ -1,15 +1,13 @@
-"""The stack's services, read from the `devenv.*` labels in compose.yaml: one list, not two."""
+"""The stack's services, read from the `devenv.*` labels in compose.yaml: one list, not two.
+The probe kinds a `devenv.probe` label names live in devenv.stack.probes."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from devenv.core.errors import UnknownServiceError
-
-if TYPE_CHECKING:
-    from devenv.docker.engine import Engine
+from devenv.core.errors import UnknownServiceError, shorten
 
 LABEL = "devenv."
 
@@ -76,19 +74,6 @@ def built_images(config: dict[str, Any]) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-# Every kind of probe devenv knows, and where it runs: over HTTP from the host, or as a command
-# inside a container. A `devenv.probe` label must name one of these (a template test checks).
-PROBES = {
-    "mlflow": "host",
-    "jupyter": "host",
-    "serving": "host",
-    "postgres": "container",
-    "s3": "container",
-    "gateway": "host",
-    "registry": "host",
-}
-
-
 def base(url: str) -> str:
     """scheme://host:port of a URL label (the serving label points at /docs, Jupyter's at /lab)."""
     parts = urlsplit(url)
@@ -101,14 +86,10 @@ def by_probe(known: list[Service], probe: str) -> Service | None:
     return next((s for s in known if s.probe == probe and s.url), None)
 
 
-def load(engine: Engine) -> list[Service]:
-    return from_config(engine.config)
-
-
 def check_names(known: list[Service], names: list[str]) -> None:
     valid = {s.name for s in known}
     for name in names:
         if name not in valid:
             raise UnknownServiceError(
-                f"unknown service {name!r}", hint="services: " + ", ".join(sorted(valid))
+                f"unknown service {shorten(name)!r}", hint="services: " + ", ".join(sorted(valid))
             )

@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from devenv.core.errors import (
-    ComposeMissingError,
     DevenvError,
     DockerCommandError,
     EngineUnavailableError,
     ToolMissingError,
 )
+from devenv.docker import compose
+from devenv.docker.records import Container, EngineInfo, ExecResult, parse_container
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -34,74 +34,6 @@ ENGINE_DOWN = (
     "is the docker daemon running",
     "error during connect",
 )
-# What the docker CLI says when `compose` is no plugin of it: it reads compose's own flags, or
-# the word itself, as unknown.
-COMPOSE_MISSING = (
-    "unknown command: docker compose",
-    "'compose' is not a docker command",
-    "unknown flag: --file",
-    "unknown flag: --project-directory",
-)
-
-
-@dataclass(frozen=True)
-class Container:
-    service: str
-    name: str
-    state: str
-    health: str | None
-    exit_code: int | None
-    # (host ip, host port, container port/protocol) for each published port.
-    bindings: tuple[tuple[str, int, str], ...] = ()
-    id: str = ""
-    image: str = ""  # the tag it was made from
-    image_id: str = ""  # the image it runs
-    config_hash: str = ""  # compose's hash of the service's configuration when made
-
-    @property
-    def host_ports(self) -> set[int]:
-        return {port for _ip, port, _inner in self.bindings}
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "name": self.name,
-            "state": self.state,
-            "health": self.health,
-            "exit_code": self.exit_code if self.state == "exited" else None,
-            "ports": [f"{ip}:{port}->{inner}" for ip, port, inner in self.bindings],
-        }
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    code: int
-    stdout: str
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
-
-    def last_line(self, fallback: str = "failed") -> str:
-        lines = (self.stderr or self.stdout).strip().splitlines()
-        return lines[-1] if lines else fallback
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What devenv reads of `docker info`, in its own keys (doctor and the GPU layers)."""
-
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def server_version(self) -> str | None:
-        value = self.facts.get("ServerVersion")
-        return str(value) if value else None
 
 
 def _text(error: BaseException) -> str:
@@ -133,14 +65,6 @@ def cli_missing() -> ToolMissingError:
         "the docker CLI is not installed (not found on PATH)",
         hint="install Docker Engine or Docker Desktop, then open a new shell",
     )
-
-
-def compose_missing() -> ComposeMissingError:
-    """The preflight's own words for a missing plugin (it knows whether v1 is there)."""
-    from devenv.stack.preflight import check_compose_version
-
-    found = check_compose_version(None)
-    return ComposeMissingError(found.detail, hint=found.fix)
 
 
 class Engine:
@@ -186,8 +110,8 @@ class Engine:
             stderr = _text(error)
             if bad := bad_docker_host(error):
                 raise bad from None
-            if any(marker in stderr for marker in COMPOSE_MISSING):
-                raise compose_missing() from None
+            if any(marker in stderr for marker in compose.COMPOSE_MISSING):
+                raise compose.missing() from None
             # Some calls stream stderr to the terminal, so the text is not always in the
             # error: when it is not, ask the engine directly.
             if any(m in stderr.lower() for m in ENGINE_DOWN) or not self.answers():
@@ -259,7 +183,7 @@ class Engine:
 
     def containers_everywhere(self) -> list[Container]:
         """Every running container on the engine, any project (who holds a host port)."""
-        return [_container(c) for c in self._call(lambda d: d.container.list())]
+        return [parse_container(c) for c in self._call(lambda d: d.container.list())]
 
     # ------------------------------------------------------------ the project
 
@@ -319,7 +243,7 @@ class Engine:
 
     def containers(self, *, all: bool = True) -> list[Container]:
         """The project's containers (one-shot init containers too, unless all=False)."""
-        return [_container(c) for c in self._call(lambda d: d.compose.ps(all=all))]
+        return [parse_container(c) for c in self._call(lambda d: d.compose.ps(all=all))]
 
     def states(self) -> dict[str, Container]:
         """Service name -> its container, read once until the stack changes (up, down, ...)
@@ -369,7 +293,9 @@ class Engine:
             try:
                 out = d.compose.execute(service, list(command), tty=tty)
             except DockerException as error:
-                if bad_docker_host(error) or any(m in _text(error) for m in COMPOSE_MISSING):
+                if bad_docker_host(error) or any(
+                    m in _text(error) for m in compose.COMPOSE_MISSING
+                ):
                     raise
                 if any(m in _text(error).lower() for m in ENGINE_DOWN):
                     raise
@@ -494,29 +420,3 @@ class Engine:
     def repo_digests(self, reference: str) -> list[str]:
         """`repository@sha256:…` for each registry this image was pushed to or pulled from."""
         return list(self._call(lambda d: d.image.inspect(reference)).repo_digests or [])
-
-
-def _container(raw: Any) -> Container:
-    labels = (raw.config.labels or {}) if raw.config else {}
-    state = raw.state
-    ports = (raw.network_settings.ports or {}) if raw.network_settings else {}
-    bindings = tuple(
-        sorted(
-            (str(b.get("HostIp") or "0.0.0.0"), int(b["HostPort"]), str(inner))  # noqa: S104
-            for inner, found in ports.items()
-            for b in found or []
-            if b.get("HostPort")
-        )
-    )
-    return Container(
-        service=str(labels.get("com.docker.compose.service", raw.name)),
-        name=str(raw.name),
-        state=str(state.status),
-        health=state.health.status if state.health else None,
-        exit_code=state.exit_code,
-        bindings=bindings,
-        id=str(raw.id),
-        image=str((raw.config.image if raw.config else "") or ""),
-        image_id=str(raw.image or ""),
-        config_hash=str(labels.get("com.docker.compose.config-hash", "")),
-    )

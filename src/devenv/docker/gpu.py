@@ -10,10 +10,10 @@ Parsing is separate from running commands, so tests feed recorded real outputs.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from typing import Any
 
+from devenv.core import proc
+from devenv.core.errors import DevenvError
 from devenv.core.result import Result
 
 # Minimum driver for each CUDA major the images' torch wheels are built for (NVIDIA's CUDA
@@ -115,21 +115,22 @@ def parse_host(query: str | None, header: str | None, *, returncode: int = 0) ->
 
 
 def host_layer() -> Layer:
-    if not shutil.which("nvidia-smi"):
+    if not proc.which("nvidia-smi"):
         return parse_host(None, None)
-    query = subprocess.run(
-        [
-            "nvidia-smi",
-            "--query-gpu=index,name,driver_version,memory.total,compute_cap",
-            "--format=csv,noheader,nounits",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30)
+    try:
+        query = proc.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=index,name,driver_version,memory.total,compute_cap",
+                "--format=csv,noheader,nounits",
+            ],
+            timeout=30,
+        )
+        header = proc.run(["nvidia-smi"], timeout=30)
+    except DevenvError as error:  # a hung driver: nvidia-smi never returns
+        return Layer("host", False, error.message, "check nvidia-smi; reboot if it hangs")
     return parse_host(
-        query.stdout + query.stderr, header.stdout + header.stderr, returncode=query.returncode
+        query.stdout + query.stderr, header.stdout + header.stderr, returncode=query.code
     )
 
 
@@ -209,7 +210,7 @@ def problems(checked: list[Layer]) -> list[Layer]:
 
 
 def layers(info: dict[str, Any], torch_index_url: str | None) -> list[Layer]:
-    hook = bool(shutil.which("nvidia-container-runtime-hook"))
+    hook = bool(proc.which("nvidia-container-runtime-hook"))
     host = host_layer()
     return [
         host,

@@ -12,17 +12,8 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from rich.table import Table
-
 STEP = re.compile(r"^\[(?P<service>[\w.-]+)(?: [^\]]*)?\]\s*(?P<step>.*)$")
 DONE = {"Healthy", "Running", "Started", "Exited"}
-STYLE = {
-    "Healthy": "green",
-    "Running": "green",
-    "Exited": "cyan",
-    "Error": "red",
-    "Unhealthy": "red",
-}
 
 
 @dataclass
@@ -89,13 +80,3 @@ class Progress:
                 row.phase, row.detail = "Building", match["step"][:60]
                 changed = True
         return changed
-
-    def table(self) -> Table:
-        table = Table(box=None, header_style="bold")
-        table.add_column("service", no_wrap=True)
-        table.add_column("phase", no_wrap=True)
-        table.add_column("detail", overflow="ellipsis", no_wrap=True)
-        for name, row in self.rows.items():
-            style = STYLE.get(row.phase, "yellow" if row.phase not in DONE else "green")
-            table.add_row(name, f"[{style}]{row.phase}[/]", row.detail)
-        return table

@@ -12,14 +12,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
-from devenv.core import services
-from devenv.docker.engine import Engine
-from devenv.core.errors import SmokeFailedError, UsageError
+from devenv.clients.mlflow import MlflowClient
+from devenv.core import http, services
+from devenv.core.errors import DevenvError, SmokeFailedError, UsageError
 from devenv.core.result import Result, Status
+from devenv.docker.engine import Engine
+from devenv.stack.status import status, unhealthy
 
 TIMEOUT = 30.0
+# The training talks to MLflow (and through it to the object store): bound its retries, so a
+# service that stops answering fails the step in about a minute, not after MLflow's defaults.
+TRAIN_ENV = [
+    "env",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT=30",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES=1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=1",
+]
 
 FIND_MODEL_FILES = """
 import os, sys, boto3
@@ -33,8 +41,8 @@ print("\\n".join(k for k in keys if sys.argv[2] in k))
 
 def step(name: str, ok: bool | None, detail: str, seconds: float) -> Result:
     """A step of the loop as a result: ok, fail, or skip (an earlier step failed)."""
-    status: Status = "skip" if ok is None else "ok" if ok else "fail"
-    return Result(name, status, detail, seconds=seconds)
+    outcome: Status = "skip" if ok is None else "ok" if ok else "fail"
+    return Result(name, outcome, detail, seconds=seconds)
 
 
 class StepFailed(Exception):
@@ -48,11 +56,27 @@ def _exec(engine: Engine, service: str, command: list[str]) -> str:
     return result.stdout
 
 
-def _json(response: httpx.Response, expect: int = 200) -> dict[str, Any]:
-    if response.status_code != expect:
-        raise StepFailed(f"HTTP {response.status_code} from {response.url}: {response.text[:200]}")
-    data = response.json()
+def _serving(method: str, url: str, doing: str, **kwargs: Any) -> dict[str, Any]:
+    """A call to the serving API; its JSON answer, or StepFailed in the door's words."""
+    response = http.request(
+        method,
+        url,
+        service="the serving API",
+        doing=doing,
+        timeout=TIMEOUT * 4 if "reload" in doing else TIMEOUT,
+        error=SmokeFailedError,
+        hint="devenv logs serving",
+        **kwargs,
+    )
+    data = http.json_body(response, service="the serving API", error=SmokeFailedError)
     return data if isinstance(data, dict) else {"value": data}
+
+
+def answering(engine: Engine) -> None:
+    """Every service answers its probe (seconds, side by side) before the loop starts: a
+    stopped or paused service fails the first step, named, instead of hanging it for minutes."""
+    if failure := unhealthy(status(engine)):
+        raise StepFailed(f"{failure.message}; {failure.hint}")
 
 
 def run(engine: Engine) -> list[Result]:
@@ -63,7 +87,7 @@ def run(engine: Engine) -> list[Result]:
             "devenv smoke needs JupyterLab (to train) and the serving API in the project",
             hint="add them with: devenv update -d include_jupyter=true -d include_serving=true",
         )
-    known = services.load(engine)
+    known = services.from_config(engine.config)
     mlflow_service, serving_service = (
         services.by_probe(known, "mlflow"),
         services.by_probe(known, "serving"),
@@ -73,13 +97,16 @@ def run(engine: Engine) -> list[Result]:
             "devenv smoke needs the MLflow and serving services (with devenv.url labels)",
             hint="restore their labels in compose.yaml (devenv update re-applies the template)",
         )
-    mlflow = services.base(mlflow_service.url or "") + "/api/2.0/mlflow"
+    mlflow = MlflowClient(
+        services.base(mlflow_service.url or ""), timeout=TIMEOUT, error=SmokeFailedError
+    )
     serving = services.base(serving_service.url or "")
     package = str(answers["package_name"])
     found: dict[str, Any] = {}
 
     def train() -> str:
-        out = _exec(engine, "jupyter", ["python", "-m", f"{package}.train", "--json"])
+        answering(engine)  # a stopped or paused service fails here, in seconds
+        out = _exec(engine, "jupyter", [*TRAIN_ENV, "python", "-m", f"{package}.train", "--json"])
         lines = [line for line in out.strip().splitlines() if line.startswith("{")]
         if not lines:
             raise StepFailed(f"the training printed no summary: {out[-200:]}")
@@ -87,9 +114,7 @@ def run(engine: Engine) -> list[Result]:
         return f"run {found['run_id'][:8]}, accuracy {found['accuracy']:.3f}"
 
     def tracked() -> str:
-        run_info = _json(
-            httpx.get(f"{mlflow}/runs/get", params={"run_id": found["run_id"]}, timeout=TIMEOUT)
-        )["run"]
+        run_info = mlflow.run(found["run_id"])
         metrics = {m["key"]: m["value"] for m in run_info["data"].get("metrics", [])}
         if run_info["info"]["status"] != "FINISHED" or "accuracy" not in metrics:
             raise StepFailed(f"run is {run_info['info']['status']} with metrics {sorted(metrics)}")
@@ -107,21 +132,13 @@ def run(engine: Engine) -> list[Result]:
         return f"{len(files)} objects of model {found['model_id'][:12]} in the bucket"
 
     def registered() -> str:
-        mv = _json(
-            httpx.get(
-                f"{mlflow}/registered-models/alias",
-                params={"name": found["model_name"], "alias": found["alias"]},
-                timeout=TIMEOUT,
-            )
-        )["model_version"]
-        if str(mv["version"]) != str(found["version"]):
-            raise StepFailed(
-                f"alias {found['alias']} points at {mv['version']}, not {found['version']}"
-            )
-        return f"models:/{found['model_name']}@{found['alias']} -> version {mv['version']}"
+        version = mlflow.alias_version(found["model_name"], found["alias"])
+        if str(version) != str(found["version"]):
+            raise StepFailed(f"alias {found['alias']} points at {version}, not {found['version']}")
+        return f"models:/{found['model_name']}@{found['alias']} -> version {version}"
 
     def served() -> str:
-        body = _json(httpx.post(f"{serving}/admin/reload", timeout=TIMEOUT * 4))
+        body = _serving("POST", f"{serving}/admin/reload", "reload the model")
         if str(body.get("version")) != str(found["version"]):
             raise StepFailed(
                 f"serving loaded version {body.get('version')}, not {found['version']}"
@@ -129,10 +146,8 @@ def run(engine: Engine) -> list[Result]:
         return f"serving reloaded version {body['version']}"
 
     def predicted() -> str:
-        body = _json(
-            httpx.post(
-                f"{serving}/predict", json={"inputs": found["sample_input"]}, timeout=TIMEOUT
-            )
+        body = _serving(
+            "POST", f"{serving}/predict", "predict", json={"inputs": found["sample_input"]}
         )
         if [int(p) for p in body["predictions"]] != found["sample_prediction"]:
             raise StepFailed(
@@ -142,10 +157,19 @@ def run(engine: Engine) -> list[Result]:
 
     def refused() -> str:
         bad = {"inputs": [{"sepal_length": "not a number"}]}
-        response = httpx.post(f"{serving}/predict", json=bad, timeout=TIMEOUT)
+        response = http.request(
+            "POST",
+            f"{serving}/predict",
+            service="the serving API",
+            doing="predict",
+            timeout=TIMEOUT,
+            expect=None,
+            error=SmokeFailedError,
+            json=bad,
+        )
         if not 400 <= response.status_code < 500:
             raise StepFailed(f"a bad payload got HTTP {response.status_code}, expected 4xx")
-        return f"bad payload -> HTTP {response.status_code}: {response.json().get('detail')}"[:120]
+        return f"bad payload -> HTTP {response.status_code}: {_detail(response)}"[:120]
 
     plan: list[tuple[str, Callable[[], str]]] = [
         ("train in JupyterLab", train),
@@ -165,22 +189,34 @@ def run(engine: Engine) -> list[Result]:
         started = time.perf_counter()
         try:
             detail, ok = action(), True
-        except (StepFailed, httpx.HTTPError, KeyError, ValueError) as error:
-            detail, ok, failed = (
-                f"{type(error).__name__}: {error}"
-                if not isinstance(error, StepFailed)
-                else str(error),
-                False,
-                True,
-            )
+        except (StepFailed, DevenvError, KeyError, ValueError) as error:
+            detail, ok, failed = _why(error), False, True
         steps.append(step(name, ok, detail, time.perf_counter() - started))
     return steps
 
 
-def raise_on_failure(steps: list[Result]) -> None:
+def _detail(response: Any) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:80]
+    return body.get("detail") if isinstance(body, dict) else body
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, DevenvError):
+        return error.message
+    if isinstance(error, StepFailed):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def failure(steps: list[Result]) -> SmokeFailedError | None:
+    """The first failed step as the smoke test's one error (exit 18)."""
     failed = next((s for s in steps if s.failed), None)
-    if failed:
-        raise SmokeFailedError(
-            f'smoke test failed at "{failed.name}": {failed.detail}',
-            hint="devenv status shows which service is unwell; devenv logs SERVICE shows why",
-        )
+    if failed is None:
+        return None
+    return SmokeFailedError(
+        f'smoke test failed at "{failed.name}": {failed.detail}',
+        hint="devenv status shows which service is unwell; devenv logs SERVICE shows why",
+    )

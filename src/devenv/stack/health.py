@@ -1,7 +1,8 @@
 """Probes that prove a service works (an API call, not "container running"), and bounded polls.
 
 Each probe returns a ProbeResult instead of raising, so a status table can show every service's
-outcome side by side. Polling takes an injectable clock, so tests need no real waiting.
+outcome side by side. HTTP goes through the one door (devenv.core.http), MLflow through its one
+client. Polling takes an injectable clock, so tests need no real waiting.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+from devenv.clients.mlflow import MlflowClient
+from devenv.core import http
+from devenv.core.errors import DevenvError
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = http.DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -40,60 +43,51 @@ class SystemClock:
         time.sleep(seconds)
 
 
-def _timed(
-    call: Callable[[], httpx.Response], judge: Callable[[httpx.Response], str | None]
-) -> ProbeResult:
-    """Run one HTTP call; `judge` returns None when the response proves health, else why not."""
+def timed(call: Callable[[], str]) -> ProbeResult:
+    """Run one check; its word when it passes, the error's one line when it does not."""
     started = time.perf_counter()
     try:
-        response = call()
-    except httpx.HTTPError as error:
-        elapsed = (time.perf_counter() - started) * 1000
-        return ProbeResult(False, f"{type(error).__name__}: {error}".strip(": "), elapsed)
-    elapsed = (time.perf_counter() - started) * 1000
-    problem = judge(response)
-    return ProbeResult(problem is None, problem or f"HTTP {response.status_code}", elapsed)
+        detail, ok = call(), True
+    except DevenvError as error:
+        detail, ok = error.message, False
+    return ProbeResult(ok, detail, (time.perf_counter() - started) * 1000)
 
 
-def _expect_status(status: int) -> Callable[[httpx.Response], str | None]:
-    def judge(response: httpx.Response) -> str | None:
-        if response.status_code == status:
-            return None
-        return f"HTTP {response.status_code} (expected {status}): {response.text[:120].strip()}"
-
-    return judge
-
-
-def http_ok(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
+def http_ok(
+    url: str, *, service: str = "the service", timeout: float = DEFAULT_TIMEOUT
+) -> ProbeResult:
     """GET answers 200."""
-    return _timed(lambda: httpx.get(url, timeout=timeout), _expect_status(200))
+
+    def call() -> str:
+        response = http.request("GET", url, service=service, timeout=timeout)
+        return f"HTTP {response.status_code}"
+
+    return timed(call)
 
 
 def mlflow_api(base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
     """A real REST call through MLflow's API and its database, not /health (which skips both,
     and skips the Host-header check that returns 403 to unknown names)."""
 
-    def judge(response: httpx.Response) -> str | None:
-        if problem := _expect_status(200)(response):
-            return problem
-        try:
-            body = response.json()
-        except ValueError:
-            return "MLflow answered with something that is not JSON"
-        return None if isinstance(body, dict) else "unexpected MLflow response"
+    def call() -> str:
+        MlflowClient(base_url, timeout=timeout).search_experiments(1)
+        return "HTTP 200"
 
-    url = base_url.rstrip("/") + "/api/2.0/mlflow/experiments/search"
-    return _timed(lambda: httpx.post(url, json={"max_results": 1}, timeout=timeout), judge)
+    return timed(call)
 
 
 def jupyter_api(base_url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
     """An authenticated Jupyter call: proves the server runs and the token from .env works."""
     root = base_url.split("/lab")[0].rstrip("/")
     headers = {"Authorization": f"token {token}"}
-    return _timed(
-        lambda: httpx.get(root + "/api/status", headers=headers, timeout=timeout),
-        _expect_status(200),
-    )
+
+    def call() -> str:
+        response = http.request(
+            "GET", root + "/api/status", service="JupyterLab", timeout=timeout, headers=headers
+        )
+        return f"HTTP {response.status_code}"
+
+    return timed(call)
 
 
 def poll(

@@ -1,4 +1,5 @@
-"""Checks made before `devenv up` touches anything: compose version, project files, host ports.
+"""Checks made before `devenv up` touches anything: project files and host ports (the compose
+version is a compose fact: devenv.docker.compose).
 
 Each returns a Result: `devenv up` stops on the first that fails (raising its error, before a
 container starts), `devenv doctor` shows them all.
@@ -7,72 +8,22 @@ container starts), `devenv doctor` shows them all.
 from __future__ import annotations
 
 import os
-import re
 import socket
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devenv.core import proc
 from devenv.core.envfile import read_env
-from devenv.core.errors import ComposeMissingError, PortBusyError, ProjectConflictError
-from devenv.core.project import Project
+from devenv.core.errors import DevenvError, PortBusyError, ProjectConflictError
+from devenv.core.project import Project, conflicted_files, project_files
 from devenv.core.result import Result, fail, ok
-from devenv.scaffold.template import conflicted_files
 
 if TYPE_CHECKING:
     from devenv.docker.engine import Engine
 
-MIN_COMPOSE = (2, 20)
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - compose's meaning of a port with no host IP
-# Folders that hold user data or tooling, not project configuration. notebooks/ is scanned:
-# an update can leave a conflicted notebook there.
-SKIP_DIRS = frozenset({".git", "data", ".venv", "node_modules", "__pycache__"})
-
-
-def parse_compose_version(text: str) -> tuple[int, int, int] | None:
-    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
-    return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
-def check_compose_version(version_text: str | None) -> Result:
-    """`version_text` is `docker compose version` output, or None when the plugin is missing."""
-    if version_text is None:
-        v1 = " (only the old docker-compose v1 was found)" if _has_compose_v1() else ""
-        return fail(
-            "compose",
-            f"Docker Compose v2 is not installed as `docker compose`{v1}",
-            "install the compose plugin (Docker Desktop ships it; on Linux: the "
-            "docker-compose-plugin package), then run `docker compose version`",
-            ComposeMissingError,
-        )
-    version = parse_compose_version(version_text)
-    if version is None or version[:2] < MIN_COMPOSE:
-        found = ".".join(map(str, version)) if version else version_text.strip()
-        return fail(
-            "compose",
-            f"Docker Compose {found} is too old: devenv needs {'.'.join(map(str, MIN_COMPOSE))}+",
-            "update Docker Desktop, or the docker-compose-plugin package",
-            ComposeMissingError,
-        )
-    return ok("compose", version_text.strip())
-
-
-def _has_compose_v1() -> bool:
-    try:
-        out = subprocess.run(["docker-compose", "version"], capture_output=True, text=True)
-    except FileNotFoundError:
-        return False
-    version = parse_compose_version(out.stdout)
-    return version is not None and version[0] == 1
-
-
-def project_files(root: Path) -> Iterable[str]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
-        for name in files:
-            yield (Path(folder) / name).relative_to(root).as_posix()
 
 
 def check_conflicts(project: Project) -> Result:
@@ -159,11 +110,11 @@ def process_holding(port: int) -> str | None:
                         return f"{name} (pid {pid_dir.name})"
             except OSError:
                 continue
-    try:  # macOS and others: lsof, when installed
-        out = subprocess.run(
-            ["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fcp"], capture_output=True, text=True
-        ).stdout
-    except FileNotFoundError:
+    if not proc.which("lsof"):  # macOS and others: lsof, when installed
+        return None
+    try:
+        out = proc.run(["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fcp"], timeout=10).stdout
+    except DevenvError:
         return None
     pid = next((line[1:] for line in out.splitlines() if line.startswith("p")), None)
     command = next((line[1:] for line in out.splitlines() if line.startswith("c")), None)

@@ -1,178 +1,37 @@
-"""A project's running stack: state, health and app-level probes, and the lifecycle verbs.
-
-Every Docker call goes through the command's one `Engine` (devenv.engine), which also turns
-engine failures into our errors.
-"""
+"""`devenv up`: preflight, .env, the GPU plan, then compose up with live progress, then every
+service proven to work; a stack already as asked is left alone. Also the one way to start a
+compose profile's service on demand (the canary's gateway, the registry)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from devenv.core import envfile
-
-from devenv.stack import health
-
-from devenv.stack import preflight
-
-from devenv.core import services
-from devenv.docker.engine import Container, Engine
+from devenv.core import envfile, services
 from devenv.core.envfile import read_env
 from devenv.core.errors import (
     BuildFailedError,
     DockerCommandError,
-    ExecFailedError,
     GpuUnavailableError,
     StackUnhealthyError,
     UsageError,
+    shorten,
 )
+from devenv.core.project import GPU_OVERLAY, Project
+from devenv.core.result import Result
+from devenv.core.services import check_names
+from devenv.docker import compose
+from devenv.docker.engine import Engine
 from devenv.docker.gpu import Layer
 from devenv.docker.gpu import layers as gpu_layers
 from devenv.docker.gpu import problems as gpu_problems
-from devenv.stack.health import ProbeResult
 from devenv.docker.progress import Progress
-from devenv.core.project import GPU_OVERLAY, Project
-from devenv.core.result import Result
-from devenv.core.services import Service, check_names
-
-MISSING = Container("", "", "missing", None, None)
-# The command that starts each compose profile's services.
-STARTED_BY = {"canary": "devenv canary start", "registry": "devenv images push"}
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    service: Service
-    state: str
-    health: str | None
-    probe: ProbeResult | None
-
-    @property
-    def ok(self) -> bool:
-        healthy = self.health in (None, "healthy")
-        return self.state == "running" and healthy and (self.probe is None or self.probe.ok)
-
-    def to_result(self) -> Result:
-        """As the one result type: the probe's word when it ran, else the container's state."""
-        if self.probe is not None:
-            detail = self.probe.detail
-        else:
-            detail = self.state + (f", {self.health}" if self.health else "")
-        return Result(
-            self.service.name,
-            "ok" if self.ok else "fail",
-            detail,
-            None if self.ok else f"see why: devenv logs {self.service.name}",
-            data={
-                "title": self.service.title,
-                "url": self.service.url,
-                "state": self.state,
-                "health": self.health,
-                "probe": self.probe.as_dict() if self.probe else None,
-                "ms": round(self.probe.latency_ms) if self.probe else None,
-            },
-        )
-
-
-def _exec_probe(engine: Engine, service: str, command: list[str]) -> ProbeResult:
-    """A probe that runs inside a container (no database or S3 client needed on the host)."""
-    started = time.perf_counter()
-    result = engine.exec(service, command)
-    elapsed = (time.perf_counter() - started) * 1000
-    if not result.ok:
-        return ProbeResult(False, result.last_line(), elapsed)
-    return ProbeResult(True, result.stdout.strip()[:80] or "ok", elapsed)
-
-
-def probe(engine: Engine, service: Service) -> ProbeResult | None:
-    """The app-level check named by the service's `devenv.probe` label."""
-    kind, url = service.probe, service.url or ""
-    if kind == "mlflow":
-        return health.mlflow_api(services.base(url))
-    if kind == "jupyter":
-        return health.jupyter_api(services.base(url), engine.env.get("JUPYTER_TOKEN", ""))
-    if kind == "serving":
-        return health.http_ok(services.base(url) + "/health") if url else None
-    if kind == "gateway" and service.admin:
-        return health.http_ok(services.base(service.admin) + "/ready")
-    if kind == "registry":  # the Distribution API's version check
-        return health.http_ok(services.base(url) + "/v2/") if url else None
-    if kind == "postgres":
-        sql = 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"'
-        return _exec_probe(engine, service.probe_in or service.name, ["sh", "-c", sql])
-    if kind == "s3":
-        # Where the S3 client and credentials live (the MLflow container): list the bucket.
-        script = (
-            "import os, boto3; s3 = boto3.client('s3', endpoint_url="
-            "os.environ['MLFLOW_S3_ENDPOINT_URL'], region_name='us-east-1'); "
-            "print(s3.list_objects_v2(Bucket=os.environ['MLFLOW_ARTIFACTS_DESTINATION']"
-            ".split('/')[2], MaxKeys=1)['KeyCount'], 'objects listed')"
-        )
-        return _exec_probe(engine, service.probe_in or service.name, ["python", "-c", script])
-    return None
-
-
-def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus]:
-    """State, health and a probe for each long-running service (probes only when running).
-
-    A service of a compose profile (the canary's, the registry) counts only while it has a
-    container, or when named: a stack without the canary is not failing for lack of it."""
-    engine.prefetch("config", "states")
-    known = services.load(engine)
-    check_names(known, names or [])
-    states = engine.states()
-    if names:
-        chosen = [s for s in known if s.name in names]
-    else:
-        chosen = [s for s in known if s.profile is None or s.name in states]
-    current = {s.name: states.get(s.name, MISSING) for s in chosen}
-    # Probes are independent network or exec calls: run them side by side.
-    with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
-        futures = {s.name: pool.submit(probe, engine, s) for s in chosen if current[s.name].running}
-        return [
-            ServiceStatus(
-                s,
-                current[s.name].state,
-                current[s.name].health,
-                futures[s.name].result() if s.name in futures else None,
-            )
-            for s in chosen
-        ]
-
-
-def unhealthy(
-    statuses: list[ServiceStatus], *, started: bool = False
-) -> StackUnhealthyError | None:
-    """The one rule for "the stack is not working", and its one error (exit 13), for status,
-    up, onboard and the rest."""
-    failing = [st.service for st in statuses if not st.ok]
-    if not failing:
-        return None
-    said = "started, but not working" if started else "not working"
-    # `devenv up` starts no profile's services: name the command that does.
-    start = STARTED_BY.get(failing[0].profile or "", "devenv up")
-    return StackUnhealthyError(
-        f"{said}: {', '.join(s.name for s in failing)}",
-        hint=f"see why: devenv logs {failing[0].name}; start or heal: {start}",
-    )
-
-
-def url_rows(statuses: list[ServiceStatus], token: str | None) -> list[tuple[str, str]]:
-    """(title, URL) per service for summaries: Jupyter with its token link, consoles too."""
-    rows = []
-    for st in statuses:
-        url = st.service.url or ""
-        if st.service.probe == "jupyter" and token:
-            url = f"{url}?token={token}"
-        rows.append((st.service.title, url))
-        if st.service.console:
-            rows.append((f"{st.service.title} console", st.service.console))
-    return rows
-
+from devenv.docker.records import Container
+from devenv.stack import preflight
+from devenv.stack.status import MISSING, ServiceStatus, status, unhealthy
 
 # ---------------------------------------------------------------- .env
 
@@ -213,17 +72,16 @@ class GpuMode(str, Enum):
 OLD_GPU_WORDS = {"on": GpuMode.nvidia, "off": GpuMode.none}
 
 
-def parse_gpu_mode(value: str) -> GpuMode:
+def parse_gpu_mode(value: str) -> tuple[GpuMode, str | None]:
+    """The mode, and a note when an earlier release's word was used."""
     if value in OLD_GPU_WORDS:
-        from devenv.ui import console
-
-        console.info(f"note: --gpu {value} is now --gpu {OLD_GPU_WORDS[value].value}")
-        return OLD_GPU_WORDS[value]
+        mode = OLD_GPU_WORDS[value]
+        return mode, f"note: --gpu {value} is now --gpu {mode.value}"
     try:
-        return GpuMode(value)
+        return GpuMode(value), None
     except ValueError:
         raise UsageError(
-            f"--gpu must be auto, nvidia or none, got {value!r}",
+            f"--gpu must be auto, nvidia or none, got {shorten(value)!r}",
             hint="the same words as the template's gpu answer",
         ) from None
 
@@ -362,7 +220,7 @@ def preflight_results(engine: Engine) -> list[Result]:
     (doctor shows the same checks, all of them)."""
     assert engine.project is not None
     return [
-        preflight.check_compose_version(engine.compose_version),
+        compose.check_version(engine.compose_version),
         preflight.check_conflicts(engine.project),
     ]
 
@@ -420,89 +278,12 @@ def up(
     return done(unchanged=False)
 
 
-# ---------------------------------------------------------------- reset
-
-
-@dataclass(frozen=True)
-class VolumePlan:
-    volume: str  # the engine's name, e.g. myproj_postgres-data
-    services: tuple[str, ...]
-
-
-def reset_plan(engine: Engine, names: list[str]) -> list[VolumePlan]:
-    """The named volumes that `reset` would delete, with the services that use them."""
-    config = engine.config
-    check_names(services.from_config(config), names)
-    users: dict[str, list[str]] = {}
-    for service, spec in config["services"].items():
-        for mount in spec.get("volumes") or []:
-            if mount.get("type") == "volume" and mount.get("source"):
-                users.setdefault(mount["source"], []).append(service)
-    plans = []
-    for key, spec in (config.get("volumes") or {}).items():
-        used_by = tuple(sorted(users.get(key, [])))
-        if names and not set(used_by) & set(names):
-            continue
-        plans.append(VolumePlan(str((spec or {}).get("name") or key), used_by))
-    return plans
-
-
-def reset(engine: Engine, plans: list[VolumePlan], names: list[str]) -> list[str]:
-    """Stop the services using the volumes, then delete the volumes. Returns what was deleted."""
-    engine.require()
-    if not names:
-        engine.down(volumes=True)
-    else:
-        engine.remove(sorted({s for plan in plans for s in plan.services}), volumes=True)
-        engine.remove_volumes([p.volume for p in plans])
-    return [p.volume for p in plans]
-
-
-# ---------------------------------------------------------------- ps, exec, open
-
-
-def ps(engine: Engine) -> list[Container]:
-    """Every container of the project, one-shot init containers included, by service."""
-    return sorted(engine.containers(), key=lambda c: c.service)
-
-
-# A login shell where the image has one: bash when installed, else sh.
-DEFAULT_SHELL = ["sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"]
-
-
-def exec_in(engine: Engine, service: str, command: list[str], *, tty: bool) -> str | None:
-    """Run a command in a running service: on a terminal with a TTY (output live), else with
-    output captured and returned. A non-zero exit becomes an error carrying its code."""
-    check_names(services.load(engine), [service])
-    if not engine.states().get(service, MISSING).running:
-        raise StackUnhealthyError(
-            f"{service} is not running", hint=f"start it with: devenv up {service}"
-        )
-    result = engine.exec(service, command or DEFAULT_SHELL, tty=tty)
-    if not result.ok:
-        failed = ExecFailedError(
-            f"`{' '.join(command) or 'shell'}` exited with {result.code} in {service}",
-            hint=f"its output is above; devenv logs {service} shows the service's own log",
-            details=(result.stderr or result.stdout).rstrip() or None,
-        )
-        failed.exit_code = result.code
-        raise failed
-    return None if tty else result.stdout
-
-
-def service_url(engine: Engine, service: str, *, console_url: bool = False) -> str:
-    """The URL to open for a service: JupyterLab with its token, a console when asked."""
-    known = services.load(engine)
-    check_names(known, [service])
-    found = next(s for s in known if s.name == service)
-    url = found.console if console_url else found.url
-    if not url:
-        what = "web console" if console_url else "web page"
-        with_one = [s.name for s in known if (s.console if console_url else s.url)]
-        raise UsageError(
-            f"{service} has no {what}", hint="services with one: " + ", ".join(with_one)
-        )
-    if found.probe == "jupyter" and not console_url:
-        token = engine.env.get("JUPYTER_TOKEN")
-        url = f"{url}?token={token}" if token else url
-    return url
+def start_service(
+    engine: Engine, name: str, *, timeout: int, on_progress: Callable[[Progress], None]
+) -> UpResult:
+    """Start one service of a compose profile on demand (the canary's gateway, the registry),
+    then fail, naming it, unless it works."""
+    result = up(engine, [name], build=None, timeout=timeout, gpu="auto", on_progress=on_progress)
+    if failure := unhealthy(result.statuses, started=True):
+        raise failure
+    return result

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from devenv.docker.engine import Container
     from devenv.core.result import Result
+    from devenv.docker.progress import Progress
+    from devenv.docker.records import Container
 
 # One word per outcome, everywhere: ok (it works), warn (works, with a caveat), FAIL, - (skipped).
 MARKS = {
@@ -88,3 +89,29 @@ def line(r: Result) -> str:
 
     seconds = f"{r.seconds:6.1f}s" if r.seconds is not None else ""
     return f"{mark(r.status, 4)} {r.name:<10} {seconds}  {escape(r.detail)}"
+
+
+# The compose phases `devenv up` shows, coloured: done green, failed red, the rest yellow.
+PHASE_STYLE = {
+    "Healthy": "green",
+    "Running": "green",
+    "Exited": "cyan",
+    "Error": "red",
+    "Unhealthy": "red",
+}
+
+
+def progress(state: Progress) -> Any:
+    """`devenv up`'s live table: a row per service, its phase and what it is doing."""
+    from rich.table import Table
+
+    from devenv.docker.progress import DONE
+
+    table = Table(box=None, header_style="bold")
+    table.add_column("service", no_wrap=True)
+    table.add_column("phase", no_wrap=True)
+    table.add_column("detail", overflow="ellipsis", no_wrap=True)
+    for name, row in state.rows.items():
+        style = PHASE_STYLE.get(row.phase, "yellow" if row.phase not in DONE else "green")
+        table.add_row(name, f"[{style}]{row.phase}[/]", row.detail)
+    return table

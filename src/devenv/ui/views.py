@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from devenv.ui import console
-
-from devenv.ui import render
 from devenv.core.errors import UsageError
 from devenv.core.result import report
+from devenv.ui import console, render
 
 if TYPE_CHECKING:
-    from devenv.release.canary.flow import CanaryStatus
-    from devenv.docker.engine import Container
-    from devenv.ml.gpu.check import GpuReport
-    from devenv.stack.onboard import OnboardResult
     from devenv.core.result import Result
-    from devenv.scaffold.template import NewResult, UpdateResult
     from devenv.core.services import Service
-    from devenv.stack.start import ServiceStatus, UpResult, VolumePlan
+    from devenv.docker.records import Container
+    from devenv.ml.gpu.check import GpuReport
+    from devenv.ml.onboard import OnboardResult
+    from devenv.release.canary.flow import CanaryStatus
+    from devenv.scaffold.new import NewResult
+    from devenv.scaffold.update import UpdateResult
+    from devenv.stack.lifecycle import VolumePlan
+    from devenv.stack.start import UpResult
+    from devenv.stack.status import ServiceStatus
 
 
 def new(result: NewResult, seconds: float, *, as_json: bool) -> None:
@@ -112,7 +113,7 @@ def status(statuses: list[ServiceStatus], *, as_json: bool) -> None:
 
 
 def up(result: UpResult, token: str | None, *, as_json: bool) -> None:
-    from devenv.stack.start import url_rows
+    from devenv.stack.status import url_rows
 
     if result.env.created:
         console.info(".env created from .env.example with fresh secrets (git-ignored, mode 600)")

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv.docker import gpu
-
-from devenv.ml.gpu import probe as gpu_probe
-
 from devenv.core import services
-from devenv.docker.engine import Engine
 from devenv.core.errors import GpuUnavailableError, StackUnhealthyError
-from devenv.docker.gpu import Layer
 from devenv.core.result import report
 from devenv.core.services import check_names
+from devenv.docker import gpu
+from devenv.docker.engine import Engine
+from devenv.docker.gpu import Layer
+from devenv.ml.gpu import probe as gpu_probe
 
 
 @dataclass
@@ -87,7 +85,7 @@ def framework_layer(engine: Engine, service: str) -> tuple[Layer, dict[str, Any]
 
 
 def run(engine: Engine, service: str) -> GpuReport:
-    check_names(services.load(engine), [service])
+    check_names(services.from_config(engine.config), [service])
     running = engine.states().get(service)
     if running is None or not running.running:
         raise StackUnhealthyError(
@@ -100,12 +98,12 @@ def run(engine: Engine, service: str) -> GpuReport:
     return GpuReport(service, layers, probe, gpu.compare(probe))
 
 
-def require_cuda(report: GpuReport) -> None:
-    """`--require-gpu`: CUDA must be usable in the service."""
+def missing_cuda(report: GpuReport) -> GpuUnavailableError | None:
+    """`--require-gpu`: the error when CUDA is not usable in the service."""
     if report.cuda_available:
-        return
+        return None
     failing = next((layer for layer in report.layers if not layer.ok), None)
-    raise GpuUnavailableError(
+    return GpuUnavailableError(
         f"CUDA is not usable in {report.service}: {failing.detail if failing else 'no GPU'}",
         hint=(failing.fix if failing and failing.fix else "see devenv gpu-check"),
     )

@@ -14,20 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from devenv.release.canary import spec as canary
-
-from devenv.core import envfile
-
-from devenv.core import services
-
-from devenv.stack import start as stack
-from devenv.docker.engine import Engine
-from devenv.core.errors import StackUnhealthyError, UsageError
-from devenv.docker.progress import Progress
+from devenv.clients.mlflow import MlflowClient
+from devenv.core import envfile, http, services
+from devenv.core.errors import UsageError
 from devenv.core.project import Project
 from devenv.core.result import Result
+from devenv.docker.engine import Engine
+from devenv.docker.progress import Progress
+from devenv.release.canary import envoy
+from devenv.release.canary import spec as canary
+from devenv.stack import start as starting
 
 PROFILE = "canary"
 GATEWAY = "gateway"
@@ -42,7 +38,7 @@ def engine_for(project: Project) -> Engine:
 
 
 def _service(engine: Engine, name: str) -> services.Service:
-    found = next((s for s in services.load(engine) if s.name == name), None)
+    found = next((s for s in services.from_config(engine.config) if s.name == name), None)
     if found is None:
         raise UsageError(
             f"this project has no {name} service, so no canary",
@@ -61,48 +57,26 @@ def gateway(engine: Engine) -> canary.Gateway:
     return canary.Gateway(services.base(admin))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Registry:
-    """The MLflow model registry, over its REST API (what the serving containers read)."""
+    """The served model in MLflow's registry: which version each alias names, and moving one."""
 
-    url: str
+    client: MlflowClient
     model: str
 
     def version(self, alias: str) -> str | None:
-        response = httpx.get(
-            f"{self.url}/api/2.0/mlflow/registered-models/alias",
-            params={"name": self.model, "alias": alias},
-            timeout=TIMEOUT,
-        )
-        if response.status_code == 200:
-            return str(response.json()["model_version"]["version"])
-        if response.status_code in (400, 404):
-            return None
-        raise StackUnhealthyError(
-            f"MLflow answered HTTP {response.status_code} for the alias {alias}",
-            hint="devenv status mlflow",
-        )
+        return self.client.alias_version(self.model, alias)
 
     def set_alias(self, alias: str, version: str) -> None:
-        response = httpx.post(
-            f"{self.url}/api/2.0/mlflow/registered-models/alias",
-            json={"name": self.model, "alias": alias, "version": version},
-            timeout=TIMEOUT,
-        )
-        if response.status_code != 200:
-            raise StackUnhealthyError(
-                f"MLflow refused to move {alias} to version {version}: "
-                f"HTTP {response.status_code} {response.text[:200]}",
-                hint="devenv logs mlflow",
-            )
+        self.client.set_alias(self.model, alias, version)
 
 
 def registry(engine: Engine) -> Registry:
-    mlflow = services.by_probe(services.load(engine), "mlflow")
+    mlflow = services.by_probe(services.from_config(engine.config), "mlflow")
     if mlflow is None:
         raise UsageError("no MLflow service in this project", hint="devenv urls lists them")
     model = engine.config["services"]["serving"]["environment"]["MODEL_NAME"]
-    return Registry(services.base(mlflow.url or ""), str(model))
+    return Registry(MlflowClient(services.base(mlflow.url or "")), str(model))
 
 
 def aliases(engine: Engine) -> dict[str, str]:
@@ -155,17 +129,21 @@ class CanaryStatus:
         }
 
 
+def versions(engine: Engine) -> dict[str, str | None]:
+    """The version each track's alias names in MLflow (None: no such alias yet)."""
+    reg = registry(engine)
+    return {track: reg.version(alias) for track, alias in aliases(engine).items()}
+
+
 def status(engine: Engine) -> CanaryStatus:
     gw = gateway(engine)
     live = gw.percent()  # raises "not answering" first when the gateway is down
-    names = aliases(engine)
-    reg = registry(engine)
     return CanaryStatus(
         canary.CanarySpec.from_env(engine.env),
         live,
-        gw.stats(),
-        {track: reg.version(alias) for track, alias in names.items()},
-        names,
+        gw.track_stats(),
+        versions(engine),
+        aliases(engine),
         services.base(_service(engine, GATEWAY).url or ""),
     )
 
@@ -173,7 +151,7 @@ def status(engine: Engine) -> CanaryStatus:
 def render_config(engine: Engine, spec: canary.CanarySpec) -> Path:
     """The gateway's Envoy configuration, from the spec: written where compose mounts it."""
     assert engine.project is not None
-    config = canary.envoy_config(
+    config = envoy.envoy_config(
         spec,
         canary.Upstream("serving", 8000),
         canary.Upstream(CHALLENGER, 8000),
@@ -183,7 +161,7 @@ def render_config(engine: Engine, spec: canary.CanarySpec) -> Path:
     target = engine.project.root / CONFIG_PATH
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
-    temporary.write_text(canary.render(config), encoding="utf-8")
+    temporary.write_text(envoy.render(config), encoding="utf-8")
     temporary.replace(target)
     return target
 
@@ -202,18 +180,18 @@ def start(engine: Engine, *, on_progress: Callable[[Progress], None]) -> CanaryS
                 hint=f"train one: {train} (or add the alias to a version in MLflow's UI)",
             )
     render_config(engine, spec)
-    result = stack.up(
-        engine, [GATEWAY], build=None, timeout=600, gpu="auto", on_progress=on_progress
-    )
-    if failure := stack.unhealthy(result.statuses, started=True):
-        raise failure
+    starting.start_service(engine, GATEWAY, timeout=600, on_progress=on_progress)
     return status(engine)
 
 
 def set_percent(engine: Engine, text: str) -> CanaryStatus:
-    percent = canary.parse_percent(text)  # before anything changes
+    """Every check first (the percent, the gateway, MLflow, .env readable): a failure changes
+    nothing. Then the live weights, then .env and the rendered configuration."""
+    percent = canary.parse_percent(text)
     gw = gateway(engine)
-    gw.percent()  # the gateway answers, or nothing changes
+    gw.percent()  # the gateway answers
+    versions(engine)  # MLflow answers (the status after the shift needs it)
+    canary.CanarySpec.from_env(engine.env)  # .env's canary settings are sound
     gw.set_percent(percent)
     _persist(engine, percent)
     return status(engine)
@@ -231,7 +209,9 @@ def promote(engine: Engine) -> tuple[str, CanaryStatus]:
     """The challenger's version becomes the champion; the challenger gets no traffic."""
     gw = gateway(engine)
     gw.percent()  # the gateway answers, or nothing changes
+    canary.CanarySpec.from_env(engine.env)
     reg, names = registry(engine), aliases(engine)
+    reg.version(names["champion"])  # MLflow answers reads before the alias moves
     version = reg.version(names["challenger"])
     if version is None:
         raise UsageError(
@@ -249,14 +229,15 @@ def _reload(engine: Engine, track: str) -> None:
     """Make the track's serving container load its alias now (it would within 30 s anyway)."""
     spec = canary.CanarySpec.from_env(engine.env)
     url = services.base(_service(engine, GATEWAY).url or "")
-    response = httpx.post(
-        f"{url}/admin/reload", headers={spec.pin_header: track}, timeout=TIMEOUT * 4
+    http.request(
+        "POST",
+        f"{url}/admin/reload",
+        service=f"the {track}",
+        doing="reload its model",
+        timeout=TIMEOUT * 4,
+        hint=f"devenv logs {'serving' if track == 'champion' else CHALLENGER}",
+        headers={spec.pin_header: track},
     )
-    if response.status_code != 200:
-        raise StackUnhealthyError(
-            f"the {track} did not reload: HTTP {response.status_code} {response.text[:200]}",
-            hint=f"devenv logs {'serving' if track == 'champion' else CHALLENGER}",
-        )
 
 
 def rollback(engine: Engine) -> CanaryStatus:

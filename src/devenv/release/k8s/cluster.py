@@ -8,17 +8,22 @@ knows their CRDs; elsewhere apply says so and leaves them out.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devenv.release.k8s import render as k8s
-from devenv.docker.engine import Engine
-from devenv.core.errors import ClusterUnavailableError, ToolMissingError, UsageError
+from devenv.core import proc
+from devenv.core.errors import (
+    ClusterUnavailableError,
+    StackUnhealthyError,
+    ToolMissingError,
+    UsageError,
+)
 from devenv.core.project import Project
-from devenv.core.result import Result, first_failure
+from devenv.core.result import Result
+from devenv.docker.engine import Engine
+from devenv.release.k8s import render as k8s
+from devenv.release.k8s.validate import validate
 
 CLUSTER_TOOLS = ("kind", "k3d", "k3s", "minikube")
 WAIT_S = 900
@@ -43,7 +48,7 @@ class ClusterTool:
 
 def cluster_tool() -> ClusterTool:
     for name in CLUSTER_TOOLS:
-        path = shutil.which(name)
+        path = proc.which(name)
         if path:
             return ClusterTool(name, path)
     raise ToolMissingError(
@@ -53,24 +58,21 @@ def cluster_tool() -> ClusterTool:
     )
 
 
-def _kubectl(
-    *args: str, stdin: str | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def _kubectl(*args: str, stdin: str | None = None, timeout: float = 60) -> proc.Done:
+    return proc.run(
         [k8s.kubectl(), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
+        stdin=stdin,
         timeout=timeout,
+        what=f"kubectl {args[0]}",
+        hint="kubectl cluster-info shows whether the cluster answers",
     )
 
 
 def reachable() -> None:
     done = _kubectl("version", "--request-timeout=5s", timeout=30)
-    if done.returncode != 0:
+    if not done.ok:
         raise ClusterUnavailableError(
-            f"kubectl reaches no cluster: {k8s.last_line(done)}",
+            f"kubectl reaches no cluster: {done.last_line()}",
             hint="start one (kind create cluster) or pick a context: kubectl config use-context",
         )
 
@@ -94,7 +96,7 @@ def apply(
     tool = cluster_tool()
     reachable()
     rendered = k8s.render(project, overlay)
-    for result in k8s.validate(project, rendered):
+    for result in validate(project, rendered):
         if result.failed:
             result.name = f"validate/{result.name}"
             step(result)
@@ -109,12 +111,12 @@ def apply(
     # Ours, and the upstream ones this engine already has: the cluster then pulls nothing.
     everything = {c["image"] for d in k8s.workloads(rendered.docs) for c in k8s.containers(d)}
     for image in sorted(i for i in everything if i in built or engine.image_exists(i)):
-        done = subprocess.run(tool.load_command(image), capture_output=True, text=True, check=False)
+        done = proc.run(tool.load_command(image), timeout=900, what=f"{tool.name} image load")
         step(
             Result(
                 f"load {image}",
-                "ok" if done.returncode == 0 else "fail",
-                f"into {tool.name}" if done.returncode == 0 else k8s.last_line(done),
+                "ok" if done.ok else "fail",
+                f"into {tool.name}" if done.ok else done.last_line(),
                 error=ClusterUnavailableError,
             )
         )
@@ -125,8 +127,8 @@ def apply(
     step(
         Result(
             "apply",
-            "ok" if done.returncode == 0 else "fail",
-            f"{len(docs)} objects" if done.returncode == 0 else k8s.last_line(done),
+            "ok" if done.ok else "fail",
+            f"{len(docs)} objects" if done.ok else done.last_line(),
             error=ClusterUnavailableError,
         )
     )
@@ -160,8 +162,8 @@ def apply(
         step(
             Result(
                 f"wait {target}",
-                "ok" if done.returncode == 0 else "fail",
-                condition.split("=")[-1] if done.returncode == 0 else k8s.last_line(done),
+                "ok" if done.ok else "fail",
+                condition.split("=")[-1] if done.ok else done.last_line(),
                 fix=f"kubectl describe {target} {' '.join(where)}",
                 error=ClusterUnavailableError,
             )
@@ -201,7 +203,7 @@ def status(project: Project, overlay: str) -> list[Result]:
         where = doc["metadata"].get("namespace")
         args = ["get", f"{kind}/{name}", "-o", "json", *(["-n", where] if where else [])]
         done = _kubectl(*args)
-        if done.returncode != 0:
+        if not done.ok:
             results.append(
                 Result(
                     f"{kind}/{name}",
@@ -212,8 +214,8 @@ def status(project: Project, overlay: str) -> list[Result]:
             )
             continue
         results.append(_workload_status(kind, name, done.stdout))
-    if failed := first_failure(results):
-        failed.error = ClusterUnavailableError
+    for result in results:  # a failed workload is a stack that does not work (exit 13)
+        result.error = StackUnhealthyError
     return results
 
 

@@ -13,22 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import httpx
-
-from devenv.stack import doctor
-
-from devenv.scaffold import template as scaffold
-
-from devenv.core import services
-
-from devenv.ml import smoke
-
-from devenv.stack import start as stack
-from devenv.docker.engine import Engine
+from devenv.core import http, services
 from devenv.core.errors import DevenvError, DoctorFailedError, ProjectNotFoundError
-from devenv.docker.progress import Progress
 from devenv.core.project import Project, find_project
 from devenv.core.result import Result
+from devenv.docker.engine import Engine
+from devenv.docker.progress import Progress
+from devenv.ml import smoke
+from devenv.ml.gpu import check as gpu_check
+from devenv.scaffold import new as scaffold
+from devenv.stack import doctor, start, status
 
 # A phase did its work (ok) or found it already done (skip); a failure raises.
 Outcome = Literal["ok", "skip"]
@@ -46,13 +40,15 @@ class OnboardResult:
 
 
 def _serving_ready(engine: Engine) -> bool:
-    serving = services.by_probe(services.load(engine), "serving")
+    serving = services.by_probe(services.from_config(engine.config), "serving")
     if serving is None:
         return False
     try:
-        return httpx.get(services.base(serving.url or "") + "/ready", timeout=5).status_code == 200
-    except httpx.HTTPError:
+        url = services.base(serving.url or "") + "/ready"
+        http.request("GET", url, service="the serving API", doing="say if a model is loaded")
+    except DevenvError:  # not answering, or 503: no model loaded yet
         return False
+    return True
 
 
 def run(
@@ -64,14 +60,14 @@ def run(
     def timed(name: str, action: Callable[[], tuple[Outcome, str]]) -> Result:
         started = time.monotonic()
         try:
-            status, detail = action()
+            outcome, detail = action()
         except DevenvError as error:
             phase = Result(name, "fail", error.message, error.hint)
             phase.seconds = time.monotonic() - started
             on_phase(phase)
             result.phases.append(phase)
             raise
-        phase = Result(name, status, detail, seconds=time.monotonic() - started)
+        phase = Result(name, outcome, detail, seconds=time.monotonic() - started)
         on_phase(phase)
         result.phases.append(phase)
         return phase
@@ -109,7 +105,7 @@ def run(
         if project is not None:
             # A teammate's clone has no .env (it is git-ignored): made here, fresh secrets.
             engine.require()
-            synced = stack.prepare_env(engine)
+            synced = start.prepare_env(engine)
             if synced.created:
                 return "ok", f"{project.root}: .env created from .env.example, fresh secrets"
             if synced.added:
@@ -120,25 +116,23 @@ def run(
         engine = Engine(project)
         return "ok", f"created {made.dest} (secrets generated into .env)"
 
-    def start() -> tuple[Outcome, str]:
-        current = stack.status(engine)
+    def bring_up() -> tuple[Outcome, str]:
+        current = status.status(engine)
         if current and all(s.ok for s in current):
             return "skip", "the stack is already up and working"
-        up = stack.up(engine, [], build=None, timeout=900, gpu="auto", on_progress=on_progress)
-        if failure := stack.unhealthy(up.statuses, started=True):
+        up = start.up(engine, [], build=None, timeout=900, gpu="auto", on_progress=on_progress)
+        if failure := status.unhealthy(up.statuses, started=True):
             raise failure
         return "ok", f"up in {up.seconds:.0f}s; {up.gpu_reason}"
 
     def verify() -> tuple[Outcome, str]:
-        current = stack.status(engine)
-        if failure := stack.unhealthy(current):
+        current = status.status(engine)
+        if failure := status.unhealthy(current):
             raise failure
         return "ok", f"{len(current)} services pass their probes"
 
     def gpu_layer() -> tuple[Outcome, str]:
-        from devenv.ml.gpu import check as gpu_check
-
-        if "jupyter" not in {s.name for s in services.load(engine)}:
+        if "jupyter" not in {s.name for s in services.from_config(engine.config)}:
             return "skip", "no JupyterLab in this project"
         report = gpu_check.run(engine, "jupyter")
         last = report.layers[-1]
@@ -152,14 +146,15 @@ def run(
         if _serving_ready(engine):
             return "skip", "a model is already served"
         steps = smoke.run(engine)
-        smoke.raise_on_failure(steps)
+        if failed := smoke.failure(steps):
+            raise failed
         return "ok", f"{len(steps)} steps: trained, tracked, stored, registered, served"
 
     timed("doctor", check)
     timed("project", create)
-    timed("up", start)
+    timed("up", bring_up)
     timed("status", verify)
     timed("gpu-check", gpu_layer)
     timed("smoke", loop)
-    result.urls = stack.url_rows(stack.status(engine), engine.env.get("JUPYTER_TOKEN"))
+    result.urls = status.url_rows(status.status(engine), engine.env.get("JUPYTER_TOKEN"))
     return result
