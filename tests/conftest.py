@@ -20,8 +20,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @cache
 def _engine_problem() -> str | None:
     """None when a Docker engine answers, else a one-line reason."""
-    from devenv.docker.engine import Engine
     from devenv.core.errors import DevenvError
+    from devenv.docker.engine import Engine
 
     try:
         return None if Engine().answers() else "no Docker engine answers"

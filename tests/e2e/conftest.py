@@ -17,10 +17,10 @@ from typing import Any
 import copier
 import pytest
 
-from devenv.docker.engine import Engine
 from devenv.core.envfile import read_env
-from devenv.stack.preflight import port_is_free
 from devenv.core.project import Project
+from devenv.docker.engine import Engine
+from devenv.stack.preflight import port_is_free
 from tests.helpers import plain_template_copy
 
 KIT_DIR = Path(__file__).parent / "images"

@@ -13,9 +13,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from devenv.docker.engine import Engine
 from devenv.core.envfile import read_env
 from devenv.core.project import Project
+from devenv.docker.engine import Engine
 from tests.e2e.conftest import Stack
 from tests.helpers import run_cli
 

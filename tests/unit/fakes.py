@@ -7,8 +7,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from devenv.docker.engine import Container, Engine, ExecResult
 from devenv.core.project import Project
+from devenv.docker.engine import Engine
+from devenv.docker.records import Container, ExecResult
 
 
 def container(

@@ -57,7 +57,7 @@ def test_malformed_docker_host(capsys, project: Path, monkeypatch) -> None:  # t
         one_error(run_cli(capsys, command, cwd=project), 10, "DOCKER_HOST=not-a-url://")
 
 
-def test_a_bad_output_path_is_a_usage_error_everywhere(capsys, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_output_path_is_a_usage_error(capsys, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """doctor --report and k8s render -o: the same mistake, the same exit (2; doctor said 1)."""
     bad = str(tmp_path / "missing" / "r.json")
     one_error(run_cli(capsys, "doctor", "--report", bad, cwd=project), 2, "cannot write the report")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from devenv.core.errors import UsageError
 from devenv.release.canary import envoy
 from devenv.release.canary import spec as canary
-from devenv.core.errors import UsageError
 
 
 @pytest.mark.parametrize("text", ["-1", "101", "ten", "1.5", " ", "1e2", "50%%"])

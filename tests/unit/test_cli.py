@@ -145,9 +145,9 @@ def test_env_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
 def test_onboard_stops_at_a_failing_doctor_check(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devenv.stack import doctor
     from devenv.core.result import Result
     from devenv.scaffold import new as scaffold
+    from devenv.stack import doctor
 
     created: list[object] = []
     monkeypatch.setattr(

@@ -4,10 +4,10 @@ import json
 import shlex
 from pathlib import Path
 
-from devenv.stack.client_env import client_settings, render
-from devenv.docker.engine import Engine
 from devenv.core.envfile import read_env
 from devenv.core.project import Project
+from devenv.docker.engine import Engine
+from devenv.stack.client_env import client_settings, render
 
 ENV = """# comment
 MLFLOW_PORT=5050

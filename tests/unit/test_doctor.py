@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv.stack import doctor
-
-from devenv.stack import preflight
 from devenv.core.project import Project
 from devenv.core.result import Result
+from devenv.stack import doctor, preflight
 from tests.helpers import rendered_project, run_cli
 
 OLD_DOCKER = (Path(__file__).parent / "fixtures" / "doctor" / "old-docker.sh").read_text()

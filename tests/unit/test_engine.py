@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import devenv
-from devenv.docker.engine import Engine
 from devenv.core.errors import (
     ComposeMissingError,
     DockerCommandError,
@@ -18,6 +17,7 @@ from devenv.core.errors import (
     ToolMissingError,
 )
 from devenv.core.project import Project
+from devenv.docker.engine import Engine
 
 
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Engine:

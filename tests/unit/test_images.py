@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.release import images
 from devenv.core.errors import UnknownServiceError, UsageError
+from devenv.release import images
 from tests.unit.fakes import FakeEngine
 
 CONFIG = {

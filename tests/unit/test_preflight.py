@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from devenv.docker import compose
-from devenv.stack import preflight
 from devenv.core.errors import ComposeMissingError, PortBusyError, ProjectConflictError
 from devenv.core.project import Project
+from devenv.docker import compose
+from devenv.stack import preflight
 
 
 @pytest.mark.parametrize(

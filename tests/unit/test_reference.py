@@ -8,8 +8,7 @@ import re
 import pytest
 import typer
 
-from devenv.cli import reference
-from devenv.cli import app
+from devenv.cli import app, reference
 from devenv.scaffold.template import template_root
 from tests.helpers import run_cli
 

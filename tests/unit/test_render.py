@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from devenv.ui import render
 from devenv.core.result import Result
+from devenv.ui import render
 
 
 def shown(renderable: object) -> str:

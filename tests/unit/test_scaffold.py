@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from devenv.core.errors import TemplateError, UsageError
 from devenv.core.project import conflicted_files
 from devenv.scaffold import new
 from devenv.scaffold import template as scaffold
-from devenv.core.errors import TemplateError, UsageError
 
 
 def test_questions_include_the_fixed_answer_names() -> None:
@@ -89,6 +89,4 @@ def test_snapshot_tags_once_per_content(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_project_named_after_its_folder(folder: str, expected: str | None) -> None:
     data = new.default_name(Path("/tmp") / folder, {})
     assert data.get("project_name") == expected
-    assert new.default_name(Path("/tmp") / folder, {"project_name": "X"}) == {
-        "project_name": "X"
-    }
+    assert new.default_name(Path("/tmp") / folder, {"project_name": "X"}) == {"project_name": "X"}

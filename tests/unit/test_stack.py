@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from devenv.docker import gpu
-
-from devenv.stack import lifecycle, start
-from devenv.stack import status as checking
-from devenv.docker.engine import Container
 from devenv.core.errors import GpuUnavailableError
 from devenv.core.project import Project
+from devenv.docker import gpu
+from devenv.docker.records import Container
+from devenv.stack import lifecycle, start
+from devenv.stack import status as checking
 from tests.unit.fakes import CONFIG, FakeEngine, container
 
 
