@@ -23,10 +23,11 @@ install: $(VENV)/.installed ## make .venv with the CLI and the dev tools
 docs: install ## regenerate docs/cli.md's command and exit-code tables from the CLI
 	$(BIN)/python -m devenv.reference docs/cli.md
 
-lint: install ## ruff, formatting and mypy
+lint: install ## ruff, formatting, mypy and the import contracts (layers, one door per outside world)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint ## every test: unit, template matrix and linters, end-to-end on a real engine
 	$(BIN)/pytest $(PYTEST_FLAGS) --durations=10 tests

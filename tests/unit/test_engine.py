@@ -3,13 +3,11 @@ errors, shown with stand-in `docker` programs on PATH (real engines are in tests
 
 from __future__ import annotations
 
-import ast
 import stat
 from pathlib import Path
 
 import pytest
 
-import devenv
 from devenv.core.errors import (
     ComposeMissingError,
     DockerCommandError,
@@ -78,20 +76,3 @@ def test_exec_exit_code_is_a_result(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = stand_in(tmp_path, monkeypatch, script).exec("mlflow", ["false"])
     assert (result.ok, result.code, result.last_line()) == (False, 3, "boom")
     assert "out" in result.stdout
-
-
-def test_python_on_whales_is_imported_by_the_engine_alone() -> None:
-    """No other module of devenv imports it: one translation of its errors, one fake in tests."""
-    importers = []
-    for path in Path(devenv.__file__).parent.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = (
-                [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else []
-            )
-            if any(n.split(".")[0] == "python_on_whales" for n in names):
-                importers.append(path.name)
-    assert sorted(set(importers)) == ["engine.py"]

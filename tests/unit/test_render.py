@@ -10,9 +10,9 @@ from devenv.core.result import Result
 from devenv.ui import render
 
 
-def shown(renderable: object) -> str:
+def shown(renderable: object, width: int = 120) -> str:
     screen = io.StringIO()
-    Console(file=screen, width=120, color_system=None).print(renderable)
+    Console(file=screen, width=width, color_system=None, soft_wrap=True).print(renderable)
     return screen.getvalue()
 
 
@@ -54,3 +54,16 @@ def test_every_result_kind_shares_one_table() -> None:
     )
     marked = [line.split()[:2] for line in text.splitlines()[1:] if "fix:" not in line]
     assert marked == [["warn", "host"], ["-", "train"]] and "fix: install it" in text
+
+
+def test_a_narrow_terminal_still_shows_every_detail_and_fix() -> None:
+    """At COLUMNS=20 the table had no room for its detail column: doctor showed names alone."""
+    items = [
+        Result("docker engine", "warn", "Docker Engine 20.10: older than 25", "upgrade to 28"),
+        Result("disk", "ok", "60 GB free at /var/lib/docker"),
+    ]
+    text = shown(render.results(items), width=20)
+    words = " ".join(text.split())
+    for expected in ("warn docker engine", "older than 25", "fix: upgrade to 28", "60 GB free"):
+        assert expected in words, text
+    assert max(len(line) for line in text.splitlines()) <= 20

@@ -25,6 +25,7 @@ from devenv.core.errors import (
     DevenvError,
     TemplateError,
     UsageError,
+    shorten,
 )
 from devenv.core.paths import cache_dir
 
@@ -61,10 +62,12 @@ def parse_data(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--data expects KEY=VALUE, got {item!r}", hint="e.g. --data gpu=none")
+            raise UsageError(
+                f"--data expects KEY=VALUE, got {shorten(item)!r}", hint="e.g. --data gpu=none"
+            )
         if key not in known:
             raise UsageError(
-                f"unknown answer {key!r}",
+                f"unknown answer {shorten(key)!r}",
                 hint="known answers: " + ", ".join(sorted(known)),
             )
         kind = known[key].get("type", "str")
@@ -72,14 +75,16 @@ def parse_data(items: Sequence[str]) -> dict[str, Any]:
         if kind == "int":
             if not re.fullmatch(r"-?[0-9]{1,9}", value):
                 raise TemplateError(
-                    f"{key} must be a whole number, got {value!r}", hint=f"e.g. --data {key}=8080"
+                    f"{key} must be a whole number, got {shorten(value)!r}",
+                    hint=f"e.g. --data {key}=8080",
                 )
             data[key] = int(value)
         elif kind == "bool":
             lowered = value.lower()
             if lowered not in {"true", "false", "yes", "no", "1", "0", "on", "off"}:
                 raise TemplateError(
-                    f"{key} must be true or false, got {value!r}", hint=f"e.g. --data {key}=false"
+                    f"{key} must be true or false, got {shorten(value)!r}",
+                    hint=f"e.g. --data {key}=false",
                 )
             data[key] = lowered in {"true", "yes", "1", "on"}
         else:

@@ -117,9 +117,14 @@ def restart(engine: Engine, names: list[str]) -> list[str]:
     wanted = names or [s.name for s in known if s.profile is None or s.name in states]
     stopped = [n for n in wanted if not states.get(n, MISSING).running]
     if stopped:
-        who = "the stack" if not names and len(stopped) == len(wanted) else ", ".join(stopped)
+        whole = not names and len(stopped) == len(wanted)
+        who = (
+            "the stack is"
+            if whole
+            else ", ".join(stopped) + (" is" if len(stopped) == 1 else " are")
+        )
         raise StackUnhealthyError(
-            f"{who}: not running, so nothing was restarted",
+            f"{who} not running, so nothing was restarted",
             hint=f"start it with: devenv up {' '.join(names)}".rstrip(),
         )
     engine.restart(names)

@@ -68,10 +68,18 @@ def print_urls(rows: list[tuple[str, str]]) -> None:
         out.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
+# An error is one line a person reads: whatever it quotes, it never floods the terminal.
+MAX_MESSAGE = 400
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else f"{text[: MAX_MESSAGE - 1]}…"
+
+
 def error(message: str, hint: str | None = None) -> None:
-    _console("err").print(f"[bold red]error:[/] {escape(message)}")
+    _console("err").print(f"[bold red]error:[/] {escape(_capped(message))}")
     if hint:
-        _console("err").print(f"[dim]hint:[/] {escape(hint)}")
+        _console("err").print(f"[dim]hint:[/] {escape(_capped(hint))}")
 
 
 def info(message: str) -> None:

@@ -47,9 +47,46 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, wrap: str = 
     return shown
 
 
+# Below this many columns a table has no room left for the detail: results are stacked.
+NARROW = 60
+
+
+class _Adaptive:
+    """A table where there is room, one result under another where there is not (a narrow
+    terminal must still show every detail and fix, not squeeze them out)."""
+
+    def __init__(self, items: Sequence[Result], header: str, columns: Sequence[str]) -> None:
+        self.items, self.header, self.columns = items, header, columns
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        if options.max_width >= NARROW:
+            yield _results_table(self.items, self.header, self.columns)
+            return
+        yield from stacked(console, self.items, self.columns, options.max_width)
+
+
+def stacked(console: Any, items: Sequence[Result], columns: Sequence[str], width: int) -> Any:
+    """Each result as a line (mark and name), then its detail and fix, wrapped by us (the
+    console does not wrap: URLs must stay whole), indented under it."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    for r in items:
+        extra = [f"{c} {r.data[c]}" for c in columns if r.data.get(c) is not None]
+        timed = [f"{r.seconds:.1f}s"] if r.seconds is not None else []
+        yield Text.from_markup(f"{mark(r.status)} {escape(' '.join([r.name, *extra, *timed]))}")
+        body = Text.from_markup(with_fix(r.detail, r.fix if r.status != "ok" else None))
+        for line in body.wrap(console, max(10, width - 2), overflow="fold"):
+            yield Text("  ") + line
+
+
 def results(items: Sequence[Result], *, header: str = "check", columns: Sequence[str] = ()) -> Any:
     """The one table for results (status, doctor, gpu-check, smoke): a mark, the name, the
     chosen `data` columns, seconds when timed, and the detail with its fix when not ok."""
+    return _Adaptive(items, header, columns)
+
+
+def _results_table(items: Sequence[Result], header: str, columns: Sequence[str]) -> Any:
     timed = any(r.seconds is not None for r in items)
     return table(
         ("", header, *columns, *(("s",) if timed else ()), "detail"),

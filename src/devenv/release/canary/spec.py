@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from devenv.clients.gateway import Gateway as AdminApi
-from devenv.core.errors import UsageError
+from devenv.core.errors import UsageError, shorten
 
 TRACKS = ("champion", "challenger")
 RUNTIME_PREFIX = "canary"
@@ -50,7 +50,7 @@ class CanarySpec:
         for name in (self.pin_header, self.sticky_header):
             if not HEADER.match(name):
                 raise UsageError(
-                    f"{name!r} is not a header name devenv accepts",
+                    f"{shorten(name)!r} is not a header name devenv accepts",
                     hint="lower-case letters, digits and dashes, e.g. x-user-id",
                 )
         if self.pin_header == self.sticky_header:
@@ -88,7 +88,7 @@ def parse_percent(text: str, *, source: str = "PERCENT") -> int:
     cleaned = str(text).strip().removesuffix("%")
     if not re.fullmatch(r"\d{1,3}", cleaned):
         raise UsageError(
-            f"{source} must be a whole percent 0-100, got {text!r}",
+            f"{source} must be a whole percent 0-100, got {shorten(text)!r}",
             hint="e.g. devenv canary set 10 (10 % to the challenger)",
         )
     value = int(cleaned)
