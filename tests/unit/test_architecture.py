@@ -39,9 +39,7 @@ def _imported(path: Path) -> set[str]:
 @pytest.mark.parametrize("world", sorted(DOORS))
 def test_each_outside_world_has_one_door(world: str) -> None:
     """Imports anywhere in a module count, lazy ones inside functions too."""
-    importers = sorted(
-        p.relative_to(SRC).as_posix() for p in _modules() if world in _imported(p)
-    )
+    importers = sorted(p.relative_to(SRC).as_posix() for p in _modules() if world in _imported(p))
     assert importers == [DOORS[world]]
 
 

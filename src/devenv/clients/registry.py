@@ -70,7 +70,9 @@ class Registry:
 
     def repositories(self) -> list[str]:
         found = self._call("GET", "/_catalog", doing="list repositories", params={"n": 1000})
-        body = http.json_body(found, service=f"the registry at {self.address}")
+        body = http.json_body(
+            found, service=f"the registry at {self.address}", error=RegistryUnavailableError
+        )
         return list(body.get("repositories") or [])
 
     def digest(self, repository: str, reference: str) -> str | None:

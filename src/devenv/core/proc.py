@@ -115,7 +115,11 @@ def run(
         ) from None
     result = Done(tool, done.returncode, done.stdout or "", done.stderr or "")
     if check and not result.ok:
-        raise error(f"{doing} failed: {result.last_line()}", hint=hint)
+        shown = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(command[:4]))
+        raise error(
+            f"{doing} failed: {result.last_line()}",
+            hint=hint or f"run `{shown}` by hand to see its whole output",
+        )
     return result
 
 

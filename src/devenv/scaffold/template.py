@@ -104,7 +104,9 @@ def git(cwd: Path, *args: str, check: bool = True) -> proc.Done:
         env=proc.quiet_env(),
         check=check,
         what=f"git {args[0]}",
-        hint="install git, then run this again" if not proc.which("git") else None,
+        hint="install git, then run this again"
+        if not proc.which("git")
+        else "check that git works here (git --version), then run this again",
     )
 
 
