@@ -24,7 +24,7 @@ def _engine_problem() -> str | None:
     from devenv.docker.engine import Engine
 
     try:
-        return None if Engine().answers() else "no Docker engine answers"
+        return None if Engine().responds() else "no Docker engine answers"
     except DevenvError as error:  # no docker CLI, a malformed DOCKER_HOST
         return error.message
 

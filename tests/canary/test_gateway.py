@@ -80,7 +80,7 @@ def gateway(tmp_path: Path) -> Iterator[Running]:
         admin=canary.Upstream("127.0.0.1", admin),
     )
     path = tmp_path / "envoy.yaml"
-    path.write_text(envoy.render(config))
+    path.write_text(envoy.dump(config))
     assert ENVOY is not None, "envoy is not installed: make install"
     log = (tmp_path / "envoy.log").open("w")
     process = subprocess.Popen(
@@ -113,7 +113,7 @@ def test_every_render_validates(tmp_path: Path) -> None:
     ):
         path = tmp_path / f"envoy-{spec.percent}.yaml"
         path.write_text(
-            envoy.render(
+            envoy.dump(
                 envoy.envoy_config(
                     spec,
                     canary.Upstream("serving", 8000),

@@ -37,7 +37,7 @@ def test_push_promote_and_pull_back_by_digest(capsys, project_dir: Stack) -> Non
     assert "serving" in unknown.err, "the hint lists the images there are"
     no_registry = run_cli(capsys, "images", "promote", "dev", "staging", cwd=root)
     assert no_registry.code == 23 and "no registry answers" in no_registry.err
-    assert not registry.answers() and not (root / ".devenv").exists(), "nothing started"
+    assert not registry.responds() and not (root / ".devenv").exists(), "nothing started"
 
     built = project_dir.compose("build", "serving")
     assert built.returncode == 0, built.stderr[-2000:]

@@ -42,7 +42,7 @@ class FakeEngine(Engine):
     def config(self, value: dict[str, Any]) -> None:
         self._config = value
 
-    def answers(self) -> bool:
+    def responds(self) -> bool:
         return True
 
     def containers(self, *, all: bool = True) -> list[Container]:

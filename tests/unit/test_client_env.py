@@ -7,7 +7,7 @@ from pathlib import Path
 from devenv.core.envfile import read_env
 from devenv.core.project import Project
 from devenv.docker.engine import Engine
-from devenv.stack.client_env import client_settings, render
+from devenv.stack.client_env import as_text, client_settings
 
 ENV = """# comment
 MLFLOW_PORT=5050
@@ -62,7 +62,7 @@ def test_secrets_only_on_request(tmp_path: Path) -> None:
 
 def test_formats_round_trip() -> None:
     settings = {"A": "x y", "B": "it's"}
-    assert json.loads(render(settings, "json")) == settings
-    lines = render(settings, "shell").splitlines()
+    assert json.loads(as_text(settings, "json")) == settings
+    lines = as_text(settings, "shell").splitlines()
     assert [shlex.split(line)[1] for line in lines] == ["A=x y", "B=it's"]
-    assert render(settings, "dotenv") == "A=x y\nB=it's"
+    assert as_text(settings, "dotenv") == "A=x y\nB=it's"

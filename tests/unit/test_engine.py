@@ -35,7 +35,7 @@ DOWN = 'echo "Cannot connect to the Docker daemon at unix:///x.sock." >&2; exit 
 
 def test_an_engine_that_does_not_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = stand_in(tmp_path, monkeypatch, DOWN)
-    assert engine.answers() is False
+    assert engine.responds() is False
     with pytest.raises(EngineUnavailableError):
         engine.containers()
     with pytest.raises(EngineUnavailableError):
@@ -45,7 +45,7 @@ def test_an_engine_that_does_not_answer(tmp_path: Path, monkeypatch: pytest.Monk
 def test_no_docker_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissingError):
-        Engine().answers()
+        Engine().responds()
     assert Engine().compose_version is None, "doctor reports it as a failed check instead"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from devenv.docker.progress import Progress
-from devenv.ui import render
+from devenv.ui import tables
 
 
 def feed(progress: Progress, *events: object) -> list[bool]:
@@ -51,4 +51,4 @@ def test_errors_warnings_and_plain_text() -> None:
 
 def test_table_renders_every_row() -> None:
     p = Progress("proj", ["a", "b"])
-    assert render.progress(p).row_count == 2
+    assert tables.progress(p).row_count == 2

@@ -161,9 +161,9 @@ def views() -> ModuleType:
 
 def live(renderer: LiveTable) -> Callable[[Progress], None]:
     """`on_progress` for a use case that starts services: the live table on stderr."""
-    from devenv.ui import render
+    from devenv.ui import tables
 
-    return lambda progress: renderer.update(render.progress(progress), progress.rows)
+    return lambda progress: renderer.update(tables.progress(progress), progress.rows)
 
 
 def live_table() -> LiveTable:

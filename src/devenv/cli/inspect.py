@@ -150,7 +150,7 @@ def env(
     from devenv.ui import console
 
     settings = client_env.client_settings(engine(), show_secrets=show_secrets)
-    views().raw(client_env.render(settings, fmt.value) + "\n")
+    views().raw(client_env.as_text(settings, fmt.value) + "\n")
     if not show_secrets:
         console.info("secrets left out; add --show-secrets to include them")
 

@@ -61,7 +61,7 @@ class Registry:
             **kw,
         )
 
-    def answers(self) -> bool:
+    def responds(self) -> bool:
         try:
             self._call("GET", "/", doing="answer the version check", timeout=3)
         except RegistryUnavailableError:

@@ -114,7 +114,7 @@ class Engine:
                 raise compose.missing() from None
             # Some calls stream stderr to the terminal, so the text is not always in the
             # error: when it is not, ask the engine directly.
-            if any(m in stderr.lower() for m in ENGINE_DOWN) or not self.answers():
+            if any(m in stderr.lower() for m in ENGINE_DOWN) or not self.responds():
                 raise engine_unavailable() from None
             lines = (stderr or str(error)).strip().splitlines()
             raise DockerCommandError(
@@ -136,7 +136,7 @@ class Engine:
 
     # ------------------------------------------------------------ the engine
 
-    def answers(self) -> bool:
+    def responds(self) -> bool:
         """Whether an engine answers. A missing CLI or a malformed DOCKER_HOST raise."""
         from python_on_whales.client_config import ClientNotFoundError
         from python_on_whales.exceptions import DockerException
@@ -154,7 +154,7 @@ class Engine:
 
     def require(self) -> None:
         """Check the engine first, so compose never prints its own connection error."""
-        if not self.answers():
+        if not self.responds():
             raise engine_unavailable()
 
     @cached_property

@@ -54,7 +54,7 @@ def ensure_running(
     engine: Engine, registry: Registry, *, own: bool, on_progress: Callable[[Progress], None]
 ) -> None:
     """The project's registry starts on demand (profile `registry`); another must answer."""
-    if registry.answers():
+    if registry.responds():
         return
     if not own:
         raise RegistryUnavailableError(
@@ -62,7 +62,7 @@ def ensure_running(
             hint="check the address, or leave out --registry to use the project's own",
         )
     start.start_service(engine, SERVICE, timeout=300, on_progress=on_progress)
-    if not registry.answers():
+    if not registry.responds():
         raise RegistryUnavailableError(
             f"the registry started but does not answer at {registry.address}",
             hint="devenv logs registry",
@@ -181,7 +181,7 @@ def promote(engine: Engine, source: str, target: str, *, address: str | None) ->
     if source == target:
         raise UsageError("promote to another stage", hint="e.g. devenv images promote dev staging")
     registry = registry_for(engine, address)
-    if not registry.answers():
+    if not registry.responds():
         raise RegistryUnavailableError(
             f"no registry answers at {registry.address}",
             hint="devenv images push starts the project's registry and fills it",

@@ -28,7 +28,7 @@ def client_settings(engine: Engine, *, show_secrets: bool) -> dict[str, str]:
     return settings
 
 
-def render(settings: dict[str, str], fmt: str) -> str:
+def as_text(settings: dict[str, str], fmt: str) -> str:
     """dotenv lines, shell export lines, or JSON (`devenv env --format`)."""
     if fmt == "json":
         return json.dumps(settings, indent=2, sort_keys=True)

@@ -233,7 +233,7 @@ def run(
     checks: list[Result] = []
     info: EngineInfo | None = None
     try:
-        info = engine.info if engine.answers() else None
+        info = engine.info if engine.responds() else None
         checks.append(check_engine(info.server_version if info else None))
     except DevenvError as error:  # no docker CLI, a malformed DOCKER_HOST
         checks.append(from_error("docker engine", error))

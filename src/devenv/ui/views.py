@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from devenv.core.errors import UsageError
 from devenv.core.result import report
-from devenv.ui import console, render
+from devenv.ui import console, tables
 
 if TYPE_CHECKING:
     from devenv.core.result import Result
@@ -100,7 +100,7 @@ def urls(found: list[Service], *, as_json: bool) -> None:
 
 
 def status_table(statuses: list[ServiceStatus]) -> Any:
-    return render.results(
+    return tables.results(
         [st.to_result() for st in statuses], header="service", columns=("state", "health", "ms")
     )
 
@@ -141,7 +141,7 @@ def gpu_check(result: GpuReport, *, as_json: bool) -> None:
     if as_json:
         console.print_json(result.as_dict())
         return
-    console.out.print(render.results(result.layers, header="layer"))
+    console.out.print(tables.results(result.layers, header="layer"))
     for row in result.comparison:
         flag = "  [red]LOW[/]" if row["low"] else ""
         console.out.print(
@@ -156,11 +156,11 @@ def checks(results: list[Result], *, as_json: bool, seconds: float | None = None
         extra = {"seconds": round(seconds, 2)} if seconds is not None else {}
         console.print_json(report(results, **extra))
         return
-    console.out.print(render.results(results, header="step" if seconds is not None else "check"))
+    console.out.print(tables.results(results, header="step" if seconds is not None else "check"))
 
 
 def phase(result: Result) -> None:
-    console.err.print(render.line(result), highlight=False)
+    console.err.print(tables.line(result), highlight=False)
 
 
 def onboard(result: OnboardResult, *, as_json: bool) -> None:
@@ -188,7 +188,7 @@ def ps(containers: list[Container], *, as_json: bool) -> None:
     if as_json:
         console.print_json([c.as_dict() for c in containers])
         return
-    console.out.print(render.ps(containers))
+    console.out.print(tables.ps(containers))
 
 
 def confirm_deletion(plans: list[VolumePlan], *, yes: bool) -> bool:
@@ -217,7 +217,7 @@ def canary(found: CanaryStatus, *, as_json: bool) -> None:
     if as_json:
         console.print_json(report(found.results(), **found.extras()))
         return
-    console.out.print(render.results(found.results(), header="track", columns=("weight",)))
+    console.out.print(tables.results(found.results(), header="track", columns=("weight",)))
     spec = found.spec
     console.info(
         f"gateway {found.url}: pin with {spec.pin_header}: champion|challenger, "

@@ -240,7 +240,7 @@ def _object(api_version: str, kind: str, name: str, spec: dict[str, Any]) -> dic
     return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
-def render(config: dict[str, Any]) -> str:
+def dump(config: dict[str, Any]) -> str:
     import yaml
 
     return "# Rendered by devenv from the canary spec in .env: edit that, not this file.\n" + (

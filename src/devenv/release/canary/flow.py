@@ -58,7 +58,7 @@ def gateway(engine: Engine) -> canary.Gateway:
 
 
 @dataclass(frozen=True)
-class Registry:
+class ModelRegistry:
     """The served model in MLflow's registry: which version each alias names, and moving one."""
 
     client: MlflowClient
@@ -71,12 +71,12 @@ class Registry:
         self.client.set_alias(self.model, alias, version)
 
 
-def registry(engine: Engine) -> Registry:
+def model_registry(engine: Engine) -> ModelRegistry:
     mlflow = services.by_probe(services.from_config(engine.config), "mlflow")
     if mlflow is None:
         raise UsageError("no MLflow service in this project", hint="devenv urls lists them")
     model = engine.config["services"]["serving"]["environment"]["MODEL_NAME"]
-    return Registry(MlflowClient(services.base(mlflow.url or "")), str(model))
+    return ModelRegistry(MlflowClient(services.base(mlflow.url or "")), str(model))
 
 
 def aliases(engine: Engine) -> dict[str, str]:
@@ -131,7 +131,7 @@ class CanaryStatus:
 
 def versions(engine: Engine) -> dict[str, str | None]:
     """The version each track's alias names in MLflow (None: no such alias yet)."""
-    reg = registry(engine)
+    reg = model_registry(engine)
     return {track: reg.version(alias) for track, alias in aliases(engine).items()}
 
 
@@ -161,7 +161,7 @@ def render_config(engine: Engine, spec: canary.CanarySpec) -> Path:
     target = engine.project.root / CONFIG_PATH
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
-    temporary.write_text(envoy.render(config), encoding="utf-8")
+    temporary.write_text(envoy.dump(config), encoding="utf-8")
     temporary.replace(target)
     return target
 
@@ -169,7 +169,7 @@ def render_config(engine: Engine, spec: canary.CanarySpec) -> Path:
 def start(engine: Engine, *, on_progress: Callable[[Progress], None]) -> CanaryStatus:
     spec = canary.CanarySpec.from_env(engine.env)  # a bad spec in .env stops here
     _service(engine, GATEWAY)
-    reg, names = registry(engine), aliases(engine)
+    reg, names = model_registry(engine), aliases(engine)
     engine.require()
     package = engine.project.answers().get("package_name") if engine.project else None
     for track in canary.TRACKS:
@@ -210,7 +210,7 @@ def promote(engine: Engine) -> tuple[str, CanaryStatus]:
     gw = gateway(engine)
     gw.percent()  # the gateway answers, or nothing changes
     canary.CanarySpec.from_env(engine.env)
-    reg, names = registry(engine), aliases(engine)
+    reg, names = model_registry(engine), aliases(engine)
     reg.version(names["champion"])  # MLflow answers reads before the alias moves
     version = reg.version(names["challenger"])
     if version is None:

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from devenv.core.result import Result
-from devenv.ui import render
+from devenv.ui import tables
 
 
 def shown(renderable: object, width: int = 120) -> str:
@@ -18,7 +18,7 @@ def shown(renderable: object, width: int = 120) -> str:
 
 def test_doctor_marks_and_fixes() -> None:
     text = shown(
-        render.results(
+        tables.results(
             [
                 Result("disk", "ok", "60 GB free", "never shown for ok"),
                 Result("memory", "warn", "4 GB", "give Docker 8 GB"),
@@ -34,9 +34,9 @@ def test_doctor_marks_and_fixes() -> None:
 
 def test_phases_use_the_same_words() -> None:
     lines = [
-        shown(render.line(Result("up", "ok", "up in 30s", seconds=30.0))),
-        shown(render.line(Result("smoke", "skip", "served", seconds=0.0))),
-        shown(render.line(Result("doctor", "fail", "x", seconds=0.1))),
+        shown(tables.line(Result("up", "ok", "up in 30s", seconds=30.0))),
+        shown(tables.line(Result("smoke", "skip", "served", seconds=0.0))),
+        shown(tables.line(Result("doctor", "fail", "x", seconds=0.1))),
     ]
     assert [line.split()[0] for line in lines] == ["ok", "-", "FAIL"]
     assert len({line.index(line.split()[1]) for line in lines}) == 1, "names line up"
@@ -48,7 +48,7 @@ def test_every_result_kind_shares_one_table() -> None:
     from devenv.ml.smoke import step
 
     text = shown(
-        render.results(
+        tables.results(
             [Layer("host", False, "no driver", "install it"), step("train", None, "skipped", 0.0)]
         )
     )
@@ -62,7 +62,7 @@ def test_a_narrow_terminal_still_shows_every_detail_and_fix() -> None:
         Result("docker engine", "warn", "Docker Engine 20.10: older than 25", "upgrade to 28"),
         Result("disk", "ok", "60 GB free at /var/lib/docker"),
     ]
-    text = shown(render.results(items), width=20)
+    text = shown(tables.results(items), width=20)
     words = " ".join(text.split())
     for expected in ("warn docker engine", "older than 25", "fix: upgrade to 28", "60 GB free"):
         assert expected in words, text
