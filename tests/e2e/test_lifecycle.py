@@ -135,6 +135,25 @@ def test_ps_and_exec_on_the_running_stack(capsys, project_dir: Stack) -> None:  
     assert "exited with 3 in mlflow" in failed.err and "Traceback" not in failed.err
 
 
+def test_a_paused_mlflow_is_named_in_seconds_not_minutes(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    """`docker pause` (a hung server: the port accepts, nothing answers). smoke was silent for
+    300 s and more; status and smoke now name MLflow after one probe's timeout."""
+    assert project_dir.compose("pause", "mlflow").returncode == 0
+    try:
+        started = time.monotonic()
+        status = run_cli(capsys, "status", cwd=project_dir.root)
+        status_s = time.monotonic() - started
+        smoke = run_cli(capsys, "smoke", cwd=project_dir.root)
+        smoke_s = time.monotonic() - started - status_s
+    finally:
+        assert project_dir.compose("unpause", "mlflow").returncode == 0
+    assert status.code == 13 and "not working: mlflow" in status.err, status.err
+    assert "did not answer within" in status.out, status.out
+    assert smoke.code == 18 and "mlflow" in smoke.err and "Traceback" not in smoke.err, smoke.err
+    print(f"paused MLflow: status answered in {status_s:.1f}s, smoke in {smoke_s:.1f}s")
+    assert run_cli(capsys, "status", cwd=project_dir.root).code == 0, "unpaused, healthy again"
+
+
 def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     project_dir.engine.kill(["serving"])
     result = run_cli(capsys, "status", cwd=project_dir.root)
