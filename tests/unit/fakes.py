@@ -57,7 +57,14 @@ class FakeEngine(Engine):
     def image_ids(self, tags: Sequence[str]) -> dict[str, str]:
         return {t: self.images[t] for t in tags if t in self.images}
 
-    def exec(self, service: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
+    def exec(
+        self,
+        service: str,
+        command: Sequence[str],
+        *,
+        tty: bool = False,
+        waiting: str | None = None,
+    ) -> ExecResult:
         self.calls.append(("exec", (service, list(command))))
         return self.exec_result
 

@@ -284,10 +284,20 @@ class Engine:
         ids: dict[str, str] = self._call(inspect)
         return ids
 
-    def exec(self, service: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
+    def exec(
+        self,
+        service: str,
+        command: Sequence[str],
+        *,
+        tty: bool = False,
+        waiting: str | None = None,
+    ) -> ExecResult:
         """Run a command in a running service. A non-zero exit is a result, not an error;
-        a missing engine or CLI still raises. With a TTY the output goes to the terminal."""
+        a missing engine or CLI still raises. With a TTY the output goes to the terminal.
+        `waiting`: what a long run is doing, said after a few seconds (devenv.core.notice)."""
         from python_on_whales.exceptions import DockerException
+
+        from devenv.core import notice
 
         def run(d: DockerClient) -> ExecResult:
             try:
@@ -304,7 +314,11 @@ class Engine:
                 )
             return ExecResult(0, str(out or ""))
 
-        result: ExecResult = self._call(run)
+        if waiting is None:
+            result: ExecResult = self._call(run)
+            return result
+        with notice.waiting(waiting):
+            result = self._call(run)
         return result
 
     def logs(

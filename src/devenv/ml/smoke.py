@@ -49,8 +49,8 @@ class StepFailed(Exception):
     pass
 
 
-def _exec(engine: Engine, service: str, command: list[str]) -> str:
-    result = engine.exec(service, command)
+def _exec(engine: Engine, service: str, command: list[str], doing: str) -> str:
+    result = engine.exec(service, command, waiting=doing)
     if not result.ok:
         raise StepFailed(result.last_line(f"{service}: command failed"))
     return result.stdout
@@ -106,7 +106,12 @@ def run(engine: Engine) -> list[Result]:
 
     def train() -> str:
         answering(engine)  # a stopped or paused service fails here, in seconds
-        out = _exec(engine, "jupyter", [*TRAIN_ENV, "python", "-m", f"{package}.train", "--json"])
+        out = _exec(
+            engine,
+            "jupyter",
+            [*TRAIN_ENV, "python", "-m", f"{package}.train", "--json"],
+            "the example model to train in JupyterLab",
+        )
         lines = [line for line in out.strip().splitlines() if line.startswith("{")]
         if not lines:
             raise StepFailed(f"the training printed no summary: {out[-200:]}")
@@ -125,6 +130,7 @@ def run(engine: Engine) -> list[Result]:
             engine,
             "mlflow",
             ["python", "-c", FIND_MODEL_FILES, str(found["experiment_id"]), str(found["model_id"])],
+            "the bucket listing in the MLflow container",
         )
         files = [k for k in keys.splitlines() if k.strip()]
         if not any(k.endswith("MLmodel") for k in files):

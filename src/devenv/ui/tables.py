@@ -1,5 +1,6 @@
 """How results look on a terminal: one vocabulary of marks and one table shape for status,
-doctor, gpu-check, smoke and onboard (devenv.result), plus ps. `--json` bypasses all of this."""
+doctor, gpu-check, smoke and onboard (devenv.core.result), plus ps and the progress
+of `devenv up`. `--json` bypasses all of this."""
 
 from __future__ import annotations
 

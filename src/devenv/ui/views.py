@@ -1,5 +1,5 @@
 """What each command shows once its use case has run: a human summary on the terminal, or the
-one JSON shape (devenv.result.report) with `--json`. Data to stdout, chatter to stderr.
+one JSON shape (devenv.core.result.report) with `--json`. Data to stdout, chatter to stderr.
 
 No Docker and no policy here: the use cases (stack, doctor, smoke, gpu_check, onboard,
 scaffold) decide; this module only says it.

@@ -62,7 +62,9 @@ def container_layer(engine: Engine, service: str) -> Layer:
 def framework_layer(engine: Engine, service: str) -> tuple[Layer, dict[str, Any]]:
     """Run gpu_probe.py with the container's own Python and torch."""
     source = Path(gpu_probe.__file__).read_text(encoding="utf-8")
-    result = engine.exec(service, ["python", "-c", source])
+    result = engine.exec(
+        service, ["python", "-c", source], waiting=f"the GPU probe in {service} (about a minute)"
+    )
     try:
         if not result.ok:
             raise ValueError(result.last_line())
