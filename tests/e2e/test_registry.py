@@ -33,7 +33,7 @@ def test_push_promote_and_pull_back_by_digest(capsys, project_dir: Stack) -> Non
     unbuilt = run_cli(capsys, "images", "push", "serving", cwd=root)
     assert unbuilt.code == 2 and "not built yet" in unbuilt.err, unbuilt.err
     unknown = run_cli(capsys, "images", "push", "nope", cwd=root)
-    assert unknown.code == 2 and "no image built for nope" in unknown.err
+    assert unknown.code == 12 and "no image built for nope" in unknown.err, "an unknown service"
     assert "serving" in unknown.err, "the hint lists the images there are"
     no_registry = run_cli(capsys, "images", "promote", "dev", "staging", cwd=root)
     assert no_registry.code == 23 and "no registry answers" in no_registry.err

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devenv.release.k8s import checks, validate
 from devenv.release.k8s import render as k8s
 from devenv.release.canary.spec import CanarySpec
 from devenv.core.errors import ToolMissingError, UsageError
@@ -56,7 +57,7 @@ def test_every_overlay_builds_and_passes_every_check(variant, request) -> None: 
     if answers.get("gpu", "auto") != "none" and answers.get("include_jupyter", True):
         expected.add("gpu")
     assert set(k8s.overlays(project)) == expected
-    results = k8s.validate_overlays(project)
+    results = validate.validate_overlays(project)
     assert {r.name.split("/")[0] for r in results} == expected
     for result in results:
         if result.status == "skip" and result.name.endswith("/crds") and "no mesh" in result.detail:
@@ -77,10 +78,10 @@ def _check(name: str, docs: list[dict[str, Any]], project: Project, percent: int
     rendered = k8s.Rendered("local", yaml.safe_dump_all(docs), docs)
     spec = CanarySpec(percent=percent)
     return {
-        "schemas": lambda: k8s.check_schemas(docs),
-        "crds": lambda: k8s.check_crds(docs),
-        "trivy": lambda: k8s.check_trivy(rendered),
-        "semantics": lambda: k8s.check_semantics(docs, project, spec),
+        "schemas": lambda: validate.check_schemas(docs),
+        "crds": lambda: validate.check_crds(docs),
+        "trivy": lambda: validate.check_trivy(rendered),
+        "semantics": lambda: checks.check_semantics(docs, project, spec),
     }[name]()
 
 

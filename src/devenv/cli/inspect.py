@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-import time
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,9 +16,6 @@ from devenv.cli.base import (
     interruptible,
     views,
 )
-
-if TYPE_CHECKING:
-    from devenv.docker.engine import Engine
 
 
 class EnvFormat(str, Enum):
@@ -45,22 +41,6 @@ def urls(*, json_output: JsonOption = False) -> None:
     from devenv.core import services
 
     views().urls(services.from_config(engine(every_profile=True).config), as_json=json_output)
-
-
-def _watch_status(stack: Engine, names: list[str]) -> None:
-    from rich.live import Live
-
-    from devenv.stack import status as checking
-    from devenv.ui import console
-
-    try:
-        with Live(console=console.out, auto_refresh=False) as live:
-            while True:
-                live.update(views().status_table(checking.status(stack, names)), refresh=True)
-                stack.forget()  # .env may change between refreshes
-                time.sleep(2)
-    except KeyboardInterrupt:
-        return
 
 
 def status(
@@ -90,7 +70,12 @@ def status(
 
     stack = engine(every_profile=True)
     if watch:
-        _watch_status(stack, names or [])
+
+        def table() -> Any:
+            stack.forget()  # .env may change between refreshes
+            return views().status_table(checking.status(stack, names or []))
+
+        views().watch(table, every=2.0)
         return
     results = checking.status(stack, names or [])
     views().status(results, as_json=json_output)

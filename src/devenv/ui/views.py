@@ -7,6 +7,7 @@ scaffold) decide; this module only says it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from devenv.core.errors import UsageError
@@ -103,6 +104,21 @@ def status_table(statuses: list[ServiceStatus]) -> Any:
     return tables.results(
         [st.to_result() for st in statuses], header="service", columns=("state", "health", "ms")
     )
+
+
+def watch(table: Callable[[], Any], *, every: float) -> None:
+    """`status --watch`: the table made afresh every `every` seconds until Ctrl-C."""
+    import time
+
+    from rich.live import Live
+
+    try:
+        with Live(console=console.out, auto_refresh=False) as live:
+            while True:
+                live.update(table(), refresh=True)
+                time.sleep(every)
+    except KeyboardInterrupt:
+        return
 
 
 def status(statuses: list[ServiceStatus], *, as_json: bool) -> None:
