@@ -136,8 +136,8 @@ def test_ps_and_exec_on_the_running_stack(capsys, project_dir: Stack) -> None:  
 
 
 def test_a_paused_mlflow_is_named_in_seconds_not_minutes(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
-    """`docker pause` (a hung server: the port accepts, nothing answers). smoke was silent for
-    300 s and more; status and smoke now name MLflow after one probe's timeout."""
+    """`docker pause` (a hung server). smoke was silent for 300 s and more; status and smoke
+    now name MLflow at once (the engine says it is paused; a probe gives up after 5 s)."""
     assert project_dir.compose("pause", "mlflow").returncode == 0
     try:
         started = time.monotonic()
@@ -150,9 +150,10 @@ def test_a_paused_mlflow_is_named_in_seconds_not_minutes(capsys, project_dir: St
     # The object store's probe runs inside the MLflow container, so it is named too.
     failing = status.err.split("not working: ")[-1].splitlines()[0].split(", ")
     assert status.code == 13 and "mlflow" in failing, status.err
-    assert "did not answer within" in status.out, status.out
+    assert "paused" in status.out, status.out
     assert smoke.code == 18 and "mlflow" in smoke.err and "Traceback" not in smoke.err, smoke.err
-    print(f"paused MLflow: status answered in {status_s:.1f}s, smoke in {smoke_s:.1f}s")
+    with capsys.disabled():
+        print(f"\npaused MLflow: status answered in {status_s:.1f}s, smoke in {smoke_s:.1f}s")
     for _ in range(60):  # unpaused, gunicorn replaces the workers it saw as hung: bounded wait
         if run_cli(capsys, "status", cwd=project_dir.root).code == 0:
             break
