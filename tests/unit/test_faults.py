@@ -141,6 +141,7 @@ class FaultyNetwork:
     fault: str
     faulty: set[str]
     seen: list[tuple[str, str]] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)
 
     @staticmethod
     def service(request: httpx.Request) -> str:
@@ -160,7 +161,9 @@ class FaultyNetwork:
     def handle(self, request: httpx.Request) -> httpx.Response:
         service = self.service(request)
         self.seen.append((request.method, request.url.path))
-        if service in self.faulty or "all" in self.faulty:
+        self.bodies.append(request.content.decode() or str(request.url.params))
+        step = f"{request.method} {request.url.path}"
+        if service in self.faulty or step in self.faulty or "all" in self.faulty:
             if self.fault == "refused":
                 raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
             if self.fault == "timeout":
@@ -182,7 +185,8 @@ def healthy_answer(service: str, request: httpx.Request) -> httpx.Response:
     path = request.url.path
     if service == "mlflow":
         if path.endswith("/registered-models/alias") and request.method == "GET":
-            return httpx.Response(200, json={"model_version": {"version": "1"}})
+            version = "2" if request.url.params.get("alias") == "challenger" else "1"
+            return httpx.Response(200, json={"model_version": {"version": version}})
         return httpx.Response(200, json={"experiments": []})
     if service == "gateway":
         if path == "/runtime":
@@ -263,6 +267,23 @@ def test_canary_changes_nothing_when_mlflow_alone_fails(
     one_error(run_cli(capsys, *args, cwd=project), code, "MLflow")
     assert snapshot(project) == before
     assert double.changed() == []
+
+
+def test_promote_puts_the_champion_back_when_the_split_cannot_follow(
+    capsys: pytest.CaptureFixture[str],
+    project: Path,
+    network: Callable[[str, set[str]], FaultyNetwork],
+) -> None:
+    """The alias moved, then the gateway refused the new weights: the alias goes back."""
+    double = network("http 500", {"POST /runtime_modify"})
+    one_error(run_cli(capsys, "canary", "promote", cwd=project), 13, "runtime_modify")
+    moves = [
+        json.loads(body)["version"]
+        for (method, path), body in zip(double.seen, double.bodies, strict=True)
+        if method == "POST" and path.endswith("/registered-models/alias")
+    ]
+    assert moves == ["2", "1"], "moved to the challenger's version, then back"
+    assert read_env(project / ".env")["CANARY_PERCENT"] == "0"
 
 
 def test_the_http_door_counts_for_the_healthy_path_too(

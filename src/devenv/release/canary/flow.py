@@ -16,7 +16,7 @@ from typing import Any
 
 from devenv.clients.mlflow import MlflowClient
 from devenv.core import envfile, http, services
-from devenv.core.errors import UsageError
+from devenv.core.errors import DevenvError, UsageError
 from devenv.core.project import Project
 from devenv.core.result import Result
 from devenv.docker.engine import Engine
@@ -189,11 +189,15 @@ def set_percent(engine: Engine, text: str) -> CanaryStatus:
     nothing. Then the live weights, then .env and the rendered configuration."""
     percent = canary.parse_percent(text)
     gw = gateway(engine)
-    gw.percent()  # the gateway answers
+    before = gw.percent()  # the gateway answers
     versions(engine)  # MLflow answers (the status after the shift needs it)
     canary.CanarySpec.from_env(engine.env)  # .env's canary settings are sound
     gw.set_percent(percent)
-    _persist(engine, percent)
+    try:
+        _persist(engine, percent)
+    except (DevenvError, OSError):
+        gw.set_percent(before or 0)  # .env could not follow: the live weights go back too
+        raise
     return status(engine)
 
 
@@ -211,7 +215,7 @@ def promote(engine: Engine) -> tuple[str, CanaryStatus]:
     gw.percent()  # the gateway answers, or nothing changes
     canary.CanarySpec.from_env(engine.env)
     reg, names = model_registry(engine), aliases(engine)
-    reg.version(names["champion"])  # MLflow answers reads before the alias moves
+    previous = reg.version(names["champion"])  # MLflow answers reads before the alias moves
     version = reg.version(names["challenger"])
     if version is None:
         raise UsageError(
@@ -219,8 +223,13 @@ def promote(engine: Engine) -> tuple[str, CanaryStatus]:
             hint="nothing to promote: set the challenger alias in MLflow first",
         )
     reg.set_alias(names["champion"], version)
-    gw.set_percent(0)
-    _persist(engine, 0)
+    try:
+        gw.set_percent(0)
+        _persist(engine, 0)
+    except (DevenvError, OSError):
+        if previous is not None:  # the split could not follow: the champion goes back too
+            reg.set_alias(names["champion"], previous)
+        raise
     _reload(engine, "champion")
     return version, status(engine)
 
