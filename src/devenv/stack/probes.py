@@ -27,7 +27,7 @@ Settings = Callable[[Service, dict[str, str]], dict[str, str]]
 class ProbeKind:
     name: str
     where: Literal["host", "container"]
-    how: str  # the check in words (docs/cli.md, devenv status --help)
+    how: str  # the check in words, for whoever reads this registry
     check: Check
     settings: Settings = lambda _service, _env: {}
 
