@@ -321,11 +321,13 @@ def spawn_fault(fault: str, tools: set[str]) -> Callable[..., subprocess.Complet
 
 @pytest.fixture
 def stand_in_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """kind on PATH (k8s apply looks for a cluster tool before it asks kubectl anything)."""
+    """kind and nvidia-smi on PATH: k8s apply looks for a cluster tool before it asks kubectl
+    anything, and the GPU layers look for nvidia-smi before they run it."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    (folder / "kind").write_text("#!/bin/sh\nexit 0\n")
-    (folder / "kind").chmod(0o755)
+    for tool in ("kind", "nvidia-smi"):
+        (folder / tool).write_text("#!/bin/sh\nexit 0\n")
+        (folder / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}:{__import__('os').environ['PATH']}")
 
 
@@ -353,6 +355,11 @@ TOOL_COMMANDS: dict[str, tuple[list[str], set[str], dict[str, int]]] = {
         ["k8s", "apply", "local"],
         {"kubectl"},
         {"missing": 7, "timing out": 8, "failing": 22},
+    ),
+    "gpu-check": (
+        ["gpu-check", "--require-gpu"],
+        {"nvidia-smi"},
+        {"missing": 16, "timing out": 16, "failing": 16},
     ),
     "k8s status": (
         ["k8s", "status", "local"],
@@ -392,7 +399,23 @@ def test_the_fault_matrix_covers_each_door() -> None:
     """Counted, so a command that stops using a door (or a new one) is seen here."""
     http_cases = len(HTTP_COMMANDS) * len(HTTP_FAULTS) + 3 * len(HTTP_FAULTS)
     tool_cases = len(TOOL_COMMANDS) * len(TOOL_FAULTS)
-    assert (http_cases, tool_cases) == (56, 21)
+    assert (http_cases, tool_cases) == (56, 24)
+
+
+@pytest.mark.parametrize("fault", TOOL_FAULTS)
+def test_doctor_reports_a_broken_nvidia_smi_as_a_caveat(
+    capsys: pytest.CaptureFixture[str],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stand_in_cluster: None,
+    fault: str,
+) -> None:
+    """No GPU is a caveat, not a failure: doctor warns, with the tool's words, and exits 0."""
+    monkeypatch.setattr(proc, "_spawn", spawn_fault(fault, {"nvidia-smi"}))
+    result = run_cli(capsys, "doctor", "--json", cwd=project)
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    gpu = next(r for r in json.loads(result.out)["results"] if r["name"] == "gpu")
+    assert gpu["status"] == "warn" and "nvidia-smi" in gpu["detail"], gpu
 
 
 # ---------------------------------------------------------------- for real, on loopback

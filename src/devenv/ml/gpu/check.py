@@ -69,6 +69,8 @@ def framework_layer(engine: Engine, service: str) -> tuple[Layer, dict[str, Any]
         if not result.ok:
             raise ValueError(result.last_line())
         probe: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+        if not isinstance(probe, dict):
+            raise ValueError(f"it printed {result.stdout.strip()[-80:]!r}, not its JSON report")
     except (ValueError, IndexError) as error:
         return Layer("framework", False, f"the probe did not run in {service}: {error}"), {}
     if probe.get("cuda_available"):
