@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed ## make .venv with the CLI and the dev tools
 
 docs: install ## regenerate docs/cli.md's command and exit-code tables from the CLI
-	$(BIN)/python -m devenv.reference docs/cli.md
+	$(BIN)/python -m devenv.cli.reference docs/cli.md
 
 lint: install ## ruff, formatting, mypy and the import contracts (layers, one door per outside world)
 	$(BIN)/ruff check src tests
