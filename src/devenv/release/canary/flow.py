@@ -17,7 +17,6 @@ from typing import Any
 from devenv.clients.mlflow import MlflowClient
 from devenv.core import envfile, http, services
 from devenv.core.errors import DevenvError, UsageError
-from devenv.core.project import Project
 from devenv.core.result import Result
 from devenv.docker.engine import Engine
 from devenv.docker.progress import Progress
@@ -30,11 +29,6 @@ GATEWAY = "gateway"
 CHALLENGER = "serving-challenger"
 CONFIG_PATH = Path(".devenv") / "gateway" / "envoy.yaml"
 TIMEOUT = 30.0
-
-
-def engine_for(project: Project) -> Engine:
-    """An Engine that sees the canary profile's services too."""
-    return Engine(project, profiles=[PROFILE])
 
 
 def _service(engine: Engine, name: str) -> services.Service:
