@@ -10,7 +10,7 @@ import pytest
 from devenv.core.errors import GpuUnavailableError
 from devenv.core.project import Project
 from devenv.docker import gpu
-from devenv.docker.records import Container
+from devenv.docker.records import Container, ExecResult
 from devenv.stack import lifecycle, start
 from devenv.stack import status as checking
 from tests.unit.fakes import CONFIG, FakeEngine, container
@@ -36,6 +36,23 @@ def test_status_probes_only_running_services(engine: FakeEngine) -> None:
         "exec",
         ("postgres", ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tAc "select 1"']),
     ) in engine.calls
+
+
+def test_a_service_that_is_down_is_named_before_those_it_takes_with_it(
+    engine: FakeEngine,
+) -> None:
+    """MLflow paused: the object store's probe (run in MLflow's container) fails too, but the
+    hint must send the user to MLflow's log, not the object store's."""
+    engine.running = [
+        container("postgres", "running", "healthy"),
+        container("mlflow", "paused", "unhealthy"),
+        container("serving", "running", "healthy"),
+    ]
+    engine.exec_result = ExecResult(1, "", "container is paused")
+    failure = checking.unhealthy(checking.status(engine))
+    assert failure is not None
+    assert failure.message == "not working: mlflow, postgres"
+    assert "devenv logs mlflow" in (failure.hint or "")
 
 
 def test_status_counts_a_profile_service_while_it_has_a_container(tmp_path: Path) -> None:

@@ -87,7 +87,10 @@ def unhealthy(
 ) -> StackUnhealthyError | None:
     """The one rule for "the stack is not working", and its one error (exit 13), for status,
     up, onboard and the rest."""
-    failing = [st.service for st in statuses if not st.ok]
+    # A service whose own container is down (stopped, paused) comes first: it is the likely
+    # cause of the others (the object store's probe runs in MLflow's container).
+    down = [st.service for st in statuses if not st.ok and st.state != "running"]
+    failing = down + [st.service for st in statuses if not st.ok and st.service not in down]
     if not failing:
         return None
     said = "started, but not working" if started else "not working"
