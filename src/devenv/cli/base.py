@@ -152,6 +152,13 @@ def engine(
     return Engine(found, profiles=["*"] if every_profile else list(profiles))
 
 
+def engine_for(found: Project | None) -> Engine:
+    """An Engine for a project made during the command (devenv onboard creates one)."""
+    from devenv.docker.engine import Engine
+
+    return Engine(found)
+
+
 def views() -> ModuleType:
     """What commands show (imported late: rich and the use cases load only when needed)."""
     from devenv.ui import views as shown

@@ -12,6 +12,7 @@ import typer
 from devenv.cli.base import (
     JsonOption,
     engine,
+    engine_for,
     finish,
     interruptible,
     live,
@@ -116,7 +117,9 @@ def onboard(
     folder = path_argument(dest, what="DEST") if dest is not None else None
     show, renderer = views(), live_table()
     with interruptible("re-run devenv onboard: it picks up where it stopped"), renderer:
-        result = flow.run(folder, on_phase=show.phase, on_progress=live(renderer))
+        result = flow.run(
+            folder, on_phase=show.phase, on_progress=live(renderer), engine_for=engine_for
+        )
     show.onboard(result, as_json=json_output)
 
 

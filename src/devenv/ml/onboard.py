@@ -56,7 +56,10 @@ def run(
     *,
     on_phase: Callable[[Result], None],
     on_progress: Callable[[Progress], None],
+    engine_for: Callable[[Project | None], Engine] = Engine,
 ) -> OnboardResult:
+    """`engine_for`: the command's way to make an Engine (the CLI's, which tests stand in for)."""
+
     def timed(name: str, action: Callable[[], tuple[Outcome, str]]) -> Result:
         started = time.monotonic()
         try:
@@ -79,7 +82,7 @@ def run(
     target = project.root if project else (dest or Path("my-ml-project")).resolve()
     result = OnboardResult(target)
 
-    engine = Engine(project)
+    engine = engine_for(project)
 
     def check() -> tuple[Outcome, str]:
         checks = doctor.run(project, engine=engine)
@@ -113,7 +116,7 @@ def run(
             return "skip", f"using the existing project in {project.root}"
         made = scaffold.new_project(target, {}, defaults=True)
         project = Project(made.dest)
-        engine = Engine(project)
+        engine = engine_for(project)
         return "ok", f"created {made.dest} (secrets generated into .env)"
 
     def bring_up() -> tuple[Outcome, str]:
