@@ -60,8 +60,8 @@ def request(
     doing = doing or f"{method} {urlsplit(url).path or '/'}"
     hint = hint or "devenv status shows which service is unwell"
     try:
-        with notice.waiting(f"{service} to answer ({doing})"), client(timeout=timeout) as http:
-            response = http.request(method, url, **kwargs)
+        with notice.waiting(f"{service} to answer ({doing})"), client(timeout=timeout) as session:
+            response = session.request(method, url, **kwargs)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as failure:
         raise UsageError(
             f"{origin(url)} is not an address devenv can call ({failure})",
