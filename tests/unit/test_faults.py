@@ -453,7 +453,7 @@ def test_canary_set_with_mlflow_unresponsive_changes_nothing(
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
     _Admin.modified = []
-    config = HealthyStackConfig.of(project)
+    config = served_config(project)
     labels = config["services"]["gateway"]["labels"]
     labels["devenv.admin"] = f"http://127.0.0.1:{admin.server_address[1]}"
     config["services"]["mlflow"]["labels"]["devenv.url"] = (
@@ -470,15 +470,12 @@ def test_canary_set_with_mlflow_unresponsive_changes_nothing(
     assert (project / ".env").read_bytes() == env_before, ".env changed"
 
 
-class HealthyStackConfig:
+def served_config(project: Path) -> dict[str, Any]:
     """The compose configuration the faked engine of `project` serves (to point it elsewhere)."""
+    from devenv.docker import engine
 
-    @staticmethod
-    def of(project: Path) -> dict[str, Any]:
-        from devenv.docker import engine
-
-        config: dict[str, Any] = engine.Engine(Project(project)).config
-        return config
+    config: dict[str, Any] = engine.Engine(Project(project)).config
+    return config
 
 
 # ---------------------------------------------------------------- defects of the bad-input campaign

@@ -56,18 +56,30 @@ def _exec(engine: Engine, service: str, command: list[str], doing: str) -> str:
     return result.stdout
 
 
-def _serving(method: str, url: str, doing: str, **kwargs: Any) -> dict[str, Any]:
-    """A call to the serving API; its JSON answer, or StepFailed in the door's words."""
-    response = http.request(
+def _serving(
+    method: str,
+    url: str,
+    doing: str,
+    *,
+    timeout: float = TIMEOUT,
+    expect: tuple[int, ...] | None = (200,),
+    **kwargs: Any,
+) -> http.Response:
+    """A call to the serving API through the HTTP door: a failure is the smoke test's error."""
+    return http.request(
         method,
         url,
         service="the serving API",
         doing=doing,
-        timeout=TIMEOUT * 4 if "reload" in doing else TIMEOUT,
+        timeout=timeout,
+        expect=expect,
         error=SmokeFailedError,
         hint="devenv logs serving",
         **kwargs,
     )
+
+
+def _body(response: http.Response) -> dict[str, Any]:
     data = http.json_body(response, service="the serving API", error=SmokeFailedError)
     return data if isinstance(data, dict) else {"value": data}
 
@@ -144,7 +156,9 @@ def run(engine: Engine) -> list[Result]:
         return f"models:/{found['model_name']}@{found['alias']} -> version {version}"
 
     def served() -> str:
-        body = _serving("POST", f"{serving}/admin/reload", "reload the model")
+        body = _body(
+            _serving("POST", f"{serving}/admin/reload", "reload the model", timeout=TIMEOUT * 4)
+        )
         if str(body.get("version")) != str(found["version"]):
             raise StepFailed(
                 f"serving loaded version {body.get('version')}, not {found['version']}"
@@ -152,8 +166,10 @@ def run(engine: Engine) -> list[Result]:
         return f"serving reloaded version {body['version']}"
 
     def predicted() -> str:
-        body = _serving(
-            "POST", f"{serving}/predict", "predict", json={"inputs": found["sample_input"]}
+        body = _body(
+            _serving(
+                "POST", f"{serving}/predict", "predict", json={"inputs": found["sample_input"]}
+            )
         )
         if [int(p) for p in body["predictions"]] != found["sample_prediction"]:
             raise StepFailed(
@@ -163,16 +179,7 @@ def run(engine: Engine) -> list[Result]:
 
     def refused() -> str:
         bad = {"inputs": [{"sepal_length": "not a number"}]}
-        response = http.request(
-            "POST",
-            f"{serving}/predict",
-            service="the serving API",
-            doing="predict",
-            timeout=TIMEOUT,
-            expect=None,
-            error=SmokeFailedError,
-            json=bad,
-        )
+        response = _serving("POST", f"{serving}/predict", "predict", expect=None, json=bad)
         if not 400 <= response.status_code < 500:
             raise StepFailed(f"a bad payload got HTTP {response.status_code}, expected 4xx")
         return f"bad payload -> HTTP {response.status_code}: {_detail(response)}"[:120]

@@ -27,6 +27,7 @@ from devenv.core.errors import (
 from devenv.core.result import Result
 from devenv.docker.engine import Engine
 from devenv.docker.progress import Progress
+from devenv.scaffold.template import git
 from devenv.stack import start
 
 PROFILE = "registry"
@@ -81,22 +82,13 @@ def built_images(engine: Engine) -> dict[str, str]:
 
 def source_tag(root: Path) -> str:
     """The project's git SHA (12 characters), `-dirty` when the tree has uncommitted changes."""
-
-    def git(*args: str) -> proc.Done:
-        return proc.run(
-            ["git", "-C", str(root), *args],
-            timeout=30,
-            env=proc.quiet_env(),
-            hint="install git, or pass --tag TAG",
-        )
-
-    head = git("rev-parse", "--short=12", "HEAD")
+    head = git(root, "rev-parse", "--short=12", "HEAD", check=False)
     if not head.ok:
         raise UsageError(
             "this project has no git commit to tag images with",
             hint="commit first (git init && git add -A && git commit), or pass --tag TAG",
         )
-    dirty = bool(git("status", "--porcelain").stdout.strip())
+    dirty = bool(git(root, "status", "--porcelain", check=False).stdout.strip())
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
@@ -120,6 +112,11 @@ def push(
 ) -> list[Result]:
     """Tag, push, record; every check that can refuse runs before the first push."""
     root = engine.project.root if engine.project else Path.cwd()
+    if tag is not None and not TAG.match(tag):
+        raise UsageError(
+            f"{shorten(tag)!r} is not a valid image tag",
+            hint="letters, digits, _ . and -, up to 128 characters: e.g. v1.2.0",
+        )
     images = built_images(engine)
     unknown = sorted(set(names) - set(images))
     if unknown:
@@ -133,11 +130,6 @@ def push(
         raise UsageError(
             f"not built yet: {', '.join(missing)}",
             hint="devenv up builds the stack's images (or name the ones to push)",
-        )
-    if tag is not None and not TAG.match(tag):
-        raise UsageError(
-            f"{shorten(tag)!r} is not a valid image tag",
-            hint="letters, digits, _ . and -, up to 128 characters: e.g. v1.2.0",
         )
     version = tag or source_tag(root)
     registry = registry_for(engine, address)

@@ -129,14 +129,15 @@ def versions(engine: Engine) -> dict[str, str | None]:
     return {track: reg.version(alias) for track, alias in aliases(engine).items()}
 
 
-def status(engine: Engine) -> CanaryStatus:
+def status(engine: Engine, known: dict[str, str | None] | None = None) -> CanaryStatus:
+    """`known`: the tracks' versions when the caller has just read them (nothing moved since)."""
     gw = gateway(engine)
     live = gw.percent()  # raises "not answering" first when the gateway is down
     return CanaryStatus(
         canary.CanarySpec.from_env(engine.env),
         live,
         gw.track_stats(),
-        versions(engine),
+        known if known is not None else versions(engine),
         aliases(engine),
         services.base(_service(engine, GATEWAY).url or ""),
     )
@@ -184,7 +185,7 @@ def set_percent(engine: Engine, text: str) -> CanaryStatus:
     percent = canary.parse_percent(text)
     gw = gateway(engine)
     before = gw.percent()  # the gateway answers
-    versions(engine)  # MLflow answers (the status after the shift needs it)
+    known = versions(engine)  # MLflow answers (the status after the shift shows them)
     canary.CanarySpec.from_env(engine.env)  # .env's canary settings are sound
     gw.set_percent(percent)
     try:
@@ -192,7 +193,7 @@ def set_percent(engine: Engine, text: str) -> CanaryStatus:
     except (DevenvError, OSError):
         gw.set_percent(before or 0)  # .env could not follow: the live weights go back too
         raise
-    return status(engine)
+    return status(engine, known)
 
 
 def _persist(engine: Engine, percent: int) -> None:
