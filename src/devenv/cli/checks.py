@@ -63,24 +63,38 @@ def doctor(
             metavar="PATH", help="Also write a redacted diagnostic bundle (JSON) for a bug report."
         ),
     ] = None,
+    platform_only: Annotated[
+        bool,
+        typer.Option(
+            "--platform",
+            help="Only print the platform line: OS and CPU, the engine and its version, WSL2.",
+        ),
+    ] = False,
 ) -> None:
     """Check this machine (and the project you are in) before anything goes wrong.
 
-    Docker engine and compose versions, the runtime, disk, memory, CPU architecture, host
-    ports, the GPU layers, proxies and NO_PROXY, the CA bundle, git, and the project's files
-    (.env complete against .env.example, no update conflicts). Each: ok, warn or fail, with a
-    fix. Exit 0 unless something fails.
+    The platform (OS, CPU, engine and version, WSL2), Docker engine and compose versions, disk,
+    the engine's own memory and CPUs against the services (a VM's on Docker Desktop, colima,
+    Rancher Desktop, Podman), host ports, the GPU layers, proxies and NO_PROXY, the CA bundle,
+    git, and the project's files (.env complete against .env.example, no update conflicts, LF
+    line endings, not on WSL2's /mnt/<drive>). Each: ok, warn or fail, with a fix. Exit 0
+    unless something fails.
 
     Examples:
 
       devenv doctor
 
       devenv doctor --json --report doctor-report.json
+
+      devenv doctor --platform
     """
     from devenv.stack import doctor as doc
     from devenv.ui import console
 
     machine = engine(anywhere=True)
+    if platform_only:
+        views().platform(doc.describe_platform(machine), as_json=json_output)
+        return
     checks = doc.run(machine.project, engine=machine)
     views().checks(checks, as_json=json_output)
     if report is not None:

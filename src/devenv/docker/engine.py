@@ -167,6 +167,8 @@ class Engine:
                 "ServerVersion": raw.server_version,
                 "DockerRootDir": raw.docker_root_dir,
                 "MemTotal": raw.mem_total,
+                "NCPU": raw.n_cpu,
+                "KernelVersion": raw.kernel_version,
                 "Architecture": raw.architecture,
                 "Runtimes": raw.runtimes or {},
                 "CDISpecDirs": getattr(raw, "cdi_spec_dirs", None),

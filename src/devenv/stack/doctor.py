@@ -22,7 +22,7 @@ from devenv.core.result import Result, from_error
 from devenv.docker import compose, gpu
 from devenv.docker.engine import Engine
 from devenv.docker.records import EngineInfo
-from devenv.stack import preflight
+from devenv.stack import platforms, preflight
 
 GIB = 1 << 30
 # Rough sizes of what a project builds (images + build cache); CUDA torch adds several GB.
@@ -69,23 +69,10 @@ def check_engine(version_text: str | None) -> Result:
     return Result("docker engine", "ok", f"Docker Engine {version_text}")
 
 
-def runtime_name(info: dict[str, Any]) -> str:
-    text = " ".join(str(info.get(k, "")) for k in ("OperatingSystem", "Name", "ServerVersion"))
-    lowered = text.lower()
-    for marker, name in (
-        ("docker desktop", "Docker Desktop"),
-        ("orbstack", "OrbStack"),
-        ("colima", "Colima"),
-        ("podman", "Podman"),
-        ("rancher", "Rancher Desktop"),
-    ):
-        if marker in lowered:
-            return name
-    return "Docker Engine"
-
-
-def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Result]:
-    where_runs = f"{runtime_name(info)} on {info.get('OperatingSystem', '?')}"
+def check_resources(
+    info: dict[str, Any], *, gpu_project: bool, services: tuple[str, ...] = SERVICE_NAMES
+) -> list[Result]:
+    where_runs = f"{platforms.runtime_name(info)} on {info.get('OperatingSystem', '?')}"
     checks = [Result("runtime", "ok", where_runs)]
     root = Path(str(info.get("DockerRootDir") or "/"))
     where = root if root.exists() else Path("/")
@@ -99,17 +86,6 @@ def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Result]:
             None
             if free >= need * 2
             else "free disk space (docker system prune removes unused images)",
-        )
-    )
-    memory = float(info.get("MemTotal") or 0) / GIB
-    checks.append(
-        Result(
-            "memory",
-            "ok" if memory >= 8 else "warn",
-            f"{memory:.0f} GB available to containers",
-            None
-            if memory >= 8
-            else "give Docker at least 8 GB (Docker Desktop: Settings > Resources)",
         )
     )
     arch = str(info.get("Architecture") or platform.machine())
@@ -126,7 +102,7 @@ def check_resources(info: dict[str, Any], *, gpu_project: bool) -> list[Result]:
             ),
         )
     )
-    return checks
+    return [*checks, *platforms.check_engine_resources(info, services)]
 
 
 def check_proxy(env: dict[str, str], names: tuple[str, ...] = SERVICE_NAMES) -> Result:
@@ -238,10 +214,22 @@ def run(
     except DevenvError as error:  # no docker CLI, a malformed DOCKER_HOST
         checks.append(from_error("docker engine", error))
     checks.append(compose.check_version(engine.compose_version))
+    here = platforms.describe(info.facts if info else None)
+    checks.insert(0, Result("platform", "ok", here.line()))
     project_env = engine.env if project else {}
     gpu_project = bool(project and (project.root / "compose.gpu.yaml").is_file())
+    # Without .env (a fresh clone) compose cannot resolve the project yet; `devenv up` makes
+    # .env first and checks the ports itself.
+    config: dict[str, Any] | None = None
+    config_error: Result | None = None
+    if project is not None and (project.root / ".env").is_file():
+        try:
+            config = engine.config
+        except DevenvError as error:
+            config_error = from_error("compose file", error)
+    names = tuple(config["services"]) if config else SERVICE_NAMES
     if info is not None:
-        checks += check_resources(info.facts, gpu_project=gpu_project)
+        checks += check_resources(info.facts, gpu_project=gpu_project, services=names)
         layers = gpu.layers(info.facts, project_env.get("TORCH_INDEX_URL"))
         failing = gpu.problems(layers)
         checks.append(
@@ -254,24 +242,26 @@ def run(
                 failing[0].fix if failing else None,
             )
         )
-    # Without .env (a fresh clone) compose cannot resolve the project yet; `devenv up` makes
-    # .env first and checks the ports itself.
-    config: dict[str, Any] | None = None
-    config_error: Result | None = None
-    if project is not None and (project.root / ".env").is_file():
-        try:
-            config = engine.config
-        except DevenvError as error:
-            config_error = from_error("compose file", error)
-    names = tuple(config["services"]) if config else SERVICE_NAMES
     checks += [check_proxy(env, names), check_ca(project_env, env), check_git()]
     if project is not None:
         checks += check_project_files(project)
+        checks.append(platforms.check_line_endings(project.root))
+        located = platforms.check_wsl_location(project.root, wsl=here.wsl)
+        checks += [located] if located else []
         if config_error is not None:
             checks.append(config_error)
         elif config is not None and info is not None:
             checks.append(preflight.check_published_ports(engine))
     return checks
+
+
+def describe_platform(engine: Engine) -> platforms.Platform:
+    """The one-line platform, with the engine's own figures when it answers."""
+    try:
+        info = engine.info.facts if engine.responds() else None
+    except DevenvError:
+        info = None
+    return platforms.describe(info)
 
 
 def failure(checks: list[Result]) -> DoctorFailedError | None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from devenv.scaffold.new import NewResult
     from devenv.scaffold.update import UpdateResult
     from devenv.stack.lifecycle import VolumePlan
+    from devenv.stack.platforms import Platform
     from devenv.stack.start import UpResult
     from devenv.stack.status import ServiceStatus
 
@@ -239,6 +240,13 @@ def canary(found: CanaryStatus, *, as_json: bool) -> None:
         f"gateway {found.url}: pin with {spec.pin_header}: champion|challenger, "
         f"stick users with {spec.sticky_header}"
     )
+
+
+def platform(found: Platform, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(found.as_dict())
+        return
+    console.out.print(found.line(), highlight=False)
 
 
 def raw(text: str) -> None:
