@@ -56,6 +56,7 @@ engine: ## is a Docker engine answering? (make demo checks this first, in second
 	@$(if $(OFFLINE),command -v debootstrap >/dev/null 2>&1 || { echo "make demo OFFLINE=1: debootstrap is missing; it builds the base images (as root: apt-get install debootstrap)" >&2; exit 1; },true)
 
 demo: engine install ## scaffold a demo project, bring it up, prove it works, print URLs (OFFLINE=1: no registry)
+	@printf 'make demo on: ' >&2; $(BIN)/devenv doctor --platform >&2
 	@$(if $(OFFLINE),$(BIN)/python tests/e2e/images/kit.py,true)
 	@test -d $(DEMO_DIR) || $(BIN)/devenv new $(DEMO_DIR) --defaults --no-git $(if $(OFFLINE),--data gpu=none,)
 	@$(if $(OFFLINE),grep -q devenv-kit $(DEMO_DIR)/.env || cat $(KIT_OVERRIDES) >> $(DEMO_DIR)/.env,true)

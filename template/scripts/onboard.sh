@@ -4,7 +4,7 @@
 #
 # The devenv CLI is found on PATH, or where pipx, uv or an earlier run of this script put it;
 # otherwise it is installed from DEVENV_SOURCE (a pip requirement such as
-# git+https://github.com/ORG/ml-devenv.git@v0.2.0), else from the template source this project
+# git+https://github.com/ORG/ml-devenv.git@main), else from the template source this project
 # records in .copier-answers.yml (the same repository ships the CLI), pinned to its commit.
 set -eu
 

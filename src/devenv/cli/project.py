@@ -86,7 +86,7 @@ def update(
 
       devenv update -d object_store=seaweedfs --json
 
-      devenv update --template https://github.com/ml-devenv/ml-devenv.git --vcs-ref v0.2.0
+      devenv update --template https://github.com/ml-devenv/ml-devenv.git --vcs-ref main
     """
     from devenv.scaffold.template import parse_data
     from devenv.scaffold.update import update_project
