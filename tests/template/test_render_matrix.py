@@ -23,7 +23,7 @@ SECRET_KEYS = ("POSTGRES_PASSWORD", "MLFLOW_DB_PASSWORD", "S3_ACCESS_KEY", "S3_S
 
 def expected_files(answers: dict[str, Any], package: str) -> set[str]:
     files = {
-        ".copier-answers.yml", ".env", ".env.example", ".gitignore", ".compose-lint.yml",
+        ".copier-answers.yml", ".env", ".env.example", ".gitignore", ".gitattributes", ".compose-lint.yml",
         ".trivyignore", ".github/workflows/images.yml", ".github/workflows/promote.yml",
         "README.md", "compose.yaml", "data/.gitkeep", "notebooks/README.md",
         "scripts/onboard.sh", "services/postgres/initdb/10-mlflow-db.sh",
@@ -93,7 +93,7 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
     assert not any(s.get("deploy") for s in config["services"].values()), \
         "no GPU reservation belongs in compose.yaml"
 
-    expected_services = {"postgres", "objectstore", "bucket-init", "mlflow"}
+    expected_services = {"postgres", "objectstore", "trust-init", "bucket-init", "mlflow"}
     if answers["object_store"] == "seaweedfs":
         expected_services.add("objectstore-init")
     expected_services |= {n for n, on in (("jupyter", answers["include_jupyter"]),
@@ -181,9 +181,22 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
             assert not [r for r in rules if r.startswith("!")
                         and re.match(r"!/?(notebooks|data|\.git|\.env)", r)], name
 
+    # Corporate networks at run time: every Python service trusts the one CA bundle that
+    # trust-init writes, and skips the proxy for the stack's own names.
+    for name in {"bucket-init", "mlflow", "jupyter", "serving"} & set(config["services"]):
+        service = config["services"][name]
+        env = service["environment"]
+        assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == env["PIP_CERT"], name
+        assert any(v["source"] == "trust" and v.get("read_only") for v in service["volumes"]), name
+        assert {"mlflow", "objectstore", "postgres", "localhost"} <= set(
+            env["NO_PROXY"].split(",")
+        ), name
+    assert config["services"]["trust-init"]["network_mode"] == "none"
+
     # The images workflow builds exactly the images the project has.
     workflow = yaml.safe_load((project / ".github/workflows/images.yml").read_text())
-    built = {n for n, s in config["services"].items() if "build" in s} - {"bucket-init"}
+    built = {n for n, s in config["services"].items() if "build" in s}
+    built -= {"bucket-init", "trust-init"}
     assert set(workflow["jobs"]["build"]["strategy"]["matrix"]["image"]) == built
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 
 from devenv.docker.progress import Progress
@@ -52,3 +53,13 @@ def test_errors_warnings_and_plain_text() -> None:
 def test_table_renders_every_row() -> None:
     p = Progress("proj", ["a", "b"])
     assert tables.progress(p).row_count == 2
+
+
+def test_build_step_output_is_kept_decoded() -> None:
+    # BuildKit's JSON progress carries what a RUN step printed base64-encoded in `logs`.
+    said = b"Could not fetch URL https://pypi.org/simple/x/: [SSL: CERTIFICATE_VERIFY_FAILED]\n"
+    event = {"logs": [{"vertex": "sha256:0", "stream": 1, "data": base64.b64encode(said).decode()}]}
+    p = Progress("my-proj", ["jupyter"])
+    assert p.feed(json.dumps(event)) is False
+    assert list(p.build_log) == [said.decode().strip()]
+    p.feed(json.dumps({"logs": [{"data": "not base64!"}]}))  # ignored, never raised

@@ -7,6 +7,7 @@ event (`{"id": "Container proj-svc-1", "status": "Healthy"}`) or BuildKit build 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections import deque
@@ -30,6 +31,9 @@ class Progress:
     raw: deque[str] = field(default_factory=lambda: deque(maxlen=30))
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # What the build steps printed (BuildKit sends it base64 in `logs`): pip's reason for a
+    # failed install is here, not in compose's one-line error.
+    build_log: deque[str] = field(default_factory=lambda: deque(maxlen=60))
 
     def __post_init__(self) -> None:
         for name in self.services:
@@ -72,6 +76,12 @@ class Progress:
             if "buildx isn't installed" not in message:  # compose falls back on its own
                 self.warnings.append(message)
             return False
+        for entry in event.get("logs") or []:
+            try:
+                text = base64.b64decode(str(entry.get("data", ""))).decode("utf-8", "replace")
+            except ValueError:
+                continue
+            self.build_log.extend(t for t in text.splitlines() if t.strip())
         changed = False
         for vertex in event.get("vertexes") or []:
             match = STEP.match(str(vertex.get("name", "")))

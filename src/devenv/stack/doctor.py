@@ -105,20 +105,24 @@ def check_resources(
     return [*checks, *platforms.check_engine_resources(info, services)]
 
 
-def check_proxy(env: dict[str, str], names: tuple[str, ...] = SERVICE_NAMES) -> Result:
+def check_proxy(env: dict[str, str]) -> Result:
+    """The host side: devenv's own calls to localhost must skip the proxy. The containers get
+    the stack's service names added to NO_PROXY by compose.yaml."""
     proxies = [k for k in PROXY_VARS if env.get(k)]
     if not proxies:
         return Result("proxy", "ok", "no HTTP(S) proxy set")
     no_proxy = {p.strip() for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")}
-    missing = [n for n in ("localhost", "127.0.0.1", *names) if n not in no_proxy]
+    missing = [n for n in ("localhost", "127.0.0.1") if n not in no_proxy]
     if missing:
         return Result(
             "proxy",
             "warn",
             f"{proxies[0]} is set but NO_PROXY lacks {', '.join(missing)}",
-            "add them to NO_PROXY so calls between the services skip the proxy",
+            "add them to NO_PROXY so devenv's checks of the local stack skip the proxy",
         )
-    return Result("proxy", "ok", f"{proxies[0]} set; NO_PROXY covers the services")
+    return Result(
+        "proxy", "ok", f"{proxies[0]} set; builds and services use it, minus the stack's names"
+    )
 
 
 def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Result:
@@ -131,7 +135,7 @@ def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Result:
             "point EXTRA_CA_CERTS in .env at your company's CA PEM file",
         )
     if bundle:
-        return Result("ca bundle", "ok", f"image builds trust {bundle}")
+        return Result("ca bundle", "ok", f"image builds and the running services trust {bundle}")
     if any(env.get(k) for k in PROXY_VARS):
         return Result(
             "ca bundle",
@@ -242,7 +246,7 @@ def run(
                 failing[0].fix if failing else None,
             )
         )
-    checks += [check_proxy(env, names), check_ca(project_env, env), check_git()]
+    checks += [check_proxy(env), check_ca(project_env, env), check_git()]
     if project is not None:
         checks += check_project_files(project)
         checks.append(platforms.check_line_endings(project.root))

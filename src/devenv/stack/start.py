@@ -33,6 +33,13 @@ from devenv.docker.records import Container
 from devenv.stack import preflight
 from devenv.stack.status import MISSING, ServiceStatus, status, unhealthy
 
+# How pip, curl and apt say that a certificate chain ends in a CA they do not know.
+UNTRUSTED_TLS = (
+    "CERTIFICATE_VERIFY_FAILED",
+    "certificate verify failed",
+    "self-signed certificate",
+)
+
 # ---------------------------------------------------------------- .env
 
 
@@ -199,13 +206,22 @@ def _failure(
         failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
         return failure
     build_errors = [e for e in progress.errors if "solve" in e or "build" in e.lower()]
+    said_all = "\n".join([*progress.build_log, *build_errors, error.stderr or ""])
+    if build_errors and any(sign in said_all for sign in UNTRUSTED_TLS):
+        return BuildFailedError(
+            "building the images failed: a TLS certificate was not trusted "
+            "(CERTIFICATE_VERIFY_FAILED): something on the way re-signs HTTPS",
+            hint="behind a TLS-intercepting proxy, set EXTRA_CA_CERTS in .env to its CA "
+            "bundle (PEM), then run devenv up again (docs/corporate-networks.md)",
+            details="\n".join(progress.build_log) or None,
+        )
     if build_errors:
         message = build_errors[-1].splitlines()[-1]
         return BuildFailedError(
             f"building the images failed: {message[-300:]}",
             hint="check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
             "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
-            details="\n".join(progress.raw) or None,
+            details="\n".join([*progress.raw, *progress.build_log]) or None,
         )
     said = (progress.errors or compose_said or [error.message])[-1]
     return StackUnhealthyError(
