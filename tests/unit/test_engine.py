@@ -76,3 +76,13 @@ def test_exec_exit_code_is_a_result(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = stand_in(tmp_path, monkeypatch, script).exec("mlflow", ["false"])
     assert (result.ok, result.code, result.last_line()) == (False, 3, "boom")
     assert "out" in result.stdout
+
+
+def test_the_users_compose_override_is_read_as_compose_would(tmp_path: Path) -> None:
+    # Files passed explicitly switch off compose's own pick-up of compose.override.yaml.
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    engine = Engine(Project(tmp_path))
+    assert [Path(f).name for f in engine._client().client_config.compose_files] == ["compose.yaml"]
+    (tmp_path / "compose.override.yaml").write_text("services: {}\n")
+    files = [Path(f).name for f in engine._client(gpu=True).client_config.compose_files]
+    assert files == ["compose.yaml", "compose.override.yaml", "compose.gpu.yaml"]

@@ -15,6 +15,8 @@ from devenv.core.errors import ProjectFileError, ProjectNotFoundError
 ANSWERS_FILE = ".copier-answers.yml"
 COMPOSE_FILE = "compose.yaml"
 GPU_OVERLAY = "compose.gpu.yaml"
+# The user's own layer, as `docker compose` reads it by default (limits, a platform, a mount).
+USER_OVERRIDE = "compose.override.yaml"
 CONFLICT_MARKER = "<<<<<<< "
 # Folders that hold user data or tooling, not project configuration. notebooks/ is scanned:
 # an update can leave a conflicted notebook there.

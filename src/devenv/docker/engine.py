@@ -84,11 +84,15 @@ class Engine:
 
         if self.project is None:
             return DockerClient()
-        from devenv.core.project import COMPOSE_FILE, GPU_OVERLAY
+        from devenv.core.project import COMPOSE_FILE, GPU_OVERLAY, USER_OVERRIDE
 
-        files: list[Any] = [self.project.root / COMPOSE_FILE]
+        root = self.project.root
+        files: list[Any] = [root / COMPOSE_FILE]
+        # Passing files explicitly turns off compose's own pick-up of the override: add it back.
+        if (root / USER_OVERRIDE).is_file():
+            files.append(root / USER_OVERRIDE)
         if gpu:
-            files.append(self.project.root / GPU_OVERLAY)
+            files.append(root / GPU_OVERLAY)
         return DockerClient(
             compose_project_directory=self.project.root,
             compose_files=files,

@@ -1,7 +1,12 @@
 """Offline image kit: builds, with no registry, the images a generated project needs.
 
-    python tests/e2e/images/kit.py            # build what is missing, write overrides.env
-    python tests/e2e/images/kit.py --force    # rebuild everything
+    python tests/e2e/images/kit.py              # build what is missing, write overrides.env
+    python tests/e2e/images/kit.py --force      # rebuild everything
+    python tests/e2e/images/kit.py --arch arm64 # linux/arm64 Debian and Python, under emulation
+
+For arm64 (qemu-user-static with binfmt's F flag), `debootstrap --arch arm64` makes the rootfs
+and BuildKit (through compose: the Docker CLI here has no buildx) labels the image arm64,
+which `docker import` on Engine 20.10 cannot. Later builds `FROM` it resolve locally.
 
 Every image is tagged with a hash of its inputs (chained through its base), so a second run
 finds them all and takes seconds. The result is `overrides.env` beside this file: the same
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import ssl
@@ -27,6 +33,7 @@ from devenv.docker.engine import Engine
 
 HERE = Path(__file__).resolve().parent
 OVERRIDES = HERE / "overrides.env"
+ARM64_OVERRIDES = HERE / "overrides-arm64.env"
 REPO = "devenv-kit"
 SUITE = "bookworm"
 MIRROR = os.environ.get("KIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -70,6 +77,48 @@ def docker_build(context: Path, tag: str, build_args: dict[str, str]) -> None:
     )
 
 
+def buildkit_build(context: Path, tag: str, build_args: dict[str, str], platform: str) -> None:
+    """Build for another platform with BuildKit, through a one-service compose file."""
+    spec = {
+        "services": {
+            "image": {
+                "image": tag,
+                "build": {"context": str(context), "args": build_args, "platforms": [platform]},
+            }
+        }
+    }
+    compose_file = context / "kit-compose.json"
+    compose_file.write_text(json.dumps(spec))
+    cmd = ["docker", "compose", "-p", "devenv-kit", "-f", str(compose_file), "build", "-q"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def debian_arm64(force: bool) -> str:
+    tag = f"{REPO}/debian:{SUITE}-arm64-{digest(SUITE, MIRROR, 'minbase', 'arm64')}"
+    if exists(tag) and not force:
+        return tag
+    if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
+        sys.exit("kit: no qemu-aarch64 binfmt (apt-get install qemu-user-static binfmt-support)")
+    log(f"debootstrap --arch arm64 {SUITE} (minbase, under emulation) -> {tag}")
+    with tempfile.TemporaryDirectory(prefix="kit-arm64-") as work:
+        root = Path(work, "rootfs")
+        subprocess.run(
+            ["debootstrap", "--arch", "arm64", "--variant=minbase", SUITE, str(root), MIRROR],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        for sub in ("var/lib/apt/lists", "var/cache/apt/archives"):
+            for entry in (root / sub).glob("*"):
+                if entry.is_file():
+                    entry.unlink()
+        ctx = Path(work, "ctx")
+        ctx.mkdir()
+        subprocess.run(["tar", "-C", str(root), "-cf", str(ctx / "rootfs.tar"), "."], check=True)
+        (ctx / "Dockerfile").write_text('FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n')
+        buildkit_build(ctx, tag, {}, "linux/arm64")
+    return tag
+
+
 def debian_base(force: bool) -> str:
     tag = f"{REPO}/debian:{SUITE}-{digest(SUITE, MIRROR, 'minbase')}"
     if exists(tag) and not force:
@@ -98,11 +147,17 @@ def debian_base(force: bool) -> str:
 
 
 def derived(
-    name: str, version: str, base: str, force: bool, extra_files: Iterable[Path] = ()
+    name: str,
+    version: str,
+    base: str,
+    force: bool,
+    extra_files: Iterable[Path] = (),
+    platform: str | None = None,
 ) -> str:
     """Build `<kit>/<name>:<version>-<hash>` from HERE/<name>/Dockerfile on top of `base`."""
     extras = list(extra_files)
-    tag = f"{REPO}/{name}:{version}-{digest(base, HERE / name, *extras)}"
+    suffix = f"-{platform.split('/')[-1]}" if platform else ""
+    tag = f"{REPO}/{name}:{version}{suffix}-{digest(base, HERE / name, *extras)}"
     if exists(tag) and not force:
         return tag
     log(f"build {tag}")
@@ -115,7 +170,11 @@ def derived(
                 os.link(f, Path(ctx, f.name))
             except OSError:
                 shutil.copy2(f, ctx)
-        docker_build(Path(ctx), tag, {"BASE_IMAGE": base} if base else {})
+        args = {"BASE_IMAGE": base} if base else {}
+        if platform:
+            buildkit_build(Path(ctx), tag, args, platform)
+        else:
+            docker_build(Path(ctx), tag, args)
     return tag
 
 
@@ -150,8 +209,21 @@ def ca_bundle() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild every image")
+    parser.add_argument(
+        "--arch",
+        choices=("amd64", "arm64"),
+        default="amd64",
+        help="arm64: only the Python base, for linux/arm64 (writes overrides-arm64.env)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
+    if args.arch == "arm64":
+        base = debian_arm64(args.force)
+        python = derived("python", "3.11", base, args.force, platform="linux/arm64")
+        ARM64_OVERRIDES.write_text(f"PYTHON_IMAGE={python}\n")
+        log(f"PYTHON_IMAGE={python} (linux/arm64)")
+        log(f"done in {time.monotonic() - started:.1f}s -> {ARM64_OVERRIDES}")
+        return 0
 
     debian = debian_base(args.force)
     python = derived("python", "3.11", debian, args.force)
