@@ -91,7 +91,7 @@ def architecture(image: str) -> str:
     return out.stdout.strip()
 
 
-def train(stack: Stack, alias: str) -> dict[str, object]:
+def train(stack: Stack, alias: str) -> None:
     """The project's own training script, from the host, against the arm64 MLflow."""
     env = {
         **os.environ,
@@ -108,7 +108,8 @@ def train(stack: Stack, alias: str) -> dict[str, object]:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    # MLflow prints its run links on stdout too: the summary is the last line.
+    assert json.loads(done.stdout.strip().splitlines()[-1])["alias"] == alias
 
 
 def test_arm64_images_build_and_predict_through_the_gateway(arm64_stack: Stack) -> None:
@@ -116,7 +117,15 @@ def test_arm64_images_build_and_predict_through_the_gateway(arm64_stack: Stack) 
     started = time.monotonic()
     up = devenv(root, "up")
     built = time.monotonic() - started
-    assert up.returncode == 0, up.stderr[-3000:]
+    # Under emulation a cold MLflow worker can miss the 5 s API probe once ("started, but not
+    # working", 13): what `devenv status` says a little later is what counts.
+    assert up.returncode in (0, 13), up.stderr[-3000:]
+    for _ in range(30):
+        if up.returncode == 0:
+            break
+        time.sleep(5)
+        up = devenv(root, "status")
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
     print(f"\narm64 under emulation: mlflow + serving built and the stack up in {built:.0f} s")
     name = arm64_stack.name
     for image in ("mlflow", "serving"):

@@ -181,6 +181,12 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
             assert not [r for r in rules if r.startswith("!")
                         and re.match(r"!/?(notebooks|data|\.git|\.env)", r)], name
 
+    # Podman 4's Docker API splits an exec-form healthcheck argument at its spaces.
+    for name, service in config["services"].items():
+        test = (service.get("healthcheck") or {}).get("test") or []
+        if test[:1] == ["CMD"]:
+            assert not [arg for arg in test[1:] if " " in arg], f"{name}: {test}"
+
     # Corporate networks at run time: every Python service trusts the one CA bundle that
     # trust-init writes, and skips the proxy for the stack's own names.
     for name in {"bucket-init", "mlflow", "jupyter", "serving"} & set(config["services"]):

@@ -23,14 +23,14 @@ from devenv.core.errors import (
 from devenv.core.project import GPU_OVERLAY, Project
 from devenv.core.result import Result
 from devenv.core.services import check_names
-from devenv.docker import compose
+from devenv.docker import compose, podman
 from devenv.docker.engine import Engine
 from devenv.docker.gpu import Layer
 from devenv.docker.gpu import layers as gpu_layers
 from devenv.docker.gpu import problems as gpu_problems
-from devenv.docker.progress import Progress
+from devenv.docker.progress import Progress, Row
 from devenv.docker.records import Container
-from devenv.stack import preflight
+from devenv.stack import platforms, preflight
 from devenv.stack.status import MISSING, ServiceStatus, status, unhealthy
 
 # How pip, curl and apt say that a certificate chain ends in a CA they do not know.
@@ -287,11 +287,45 @@ def up(
         if progress.feed(line):
             on_progress(progress)
 
+    on_podman = platforms.runtime_name(info.facts) == "Podman"
+    if on_podman and build is not False:
+        _podman_build(engine, config, targets, progress, force=build is True, show=on_progress)
+        build = False
     try:
         engine.up(names, gpu=use_gpu, build=build, timeout=timeout, on_line=feed)
     except DockerCommandError as error:
-        raise _failure(engine, targets, progress, error) from None
+        failure = _failure(engine, targets, progress, error)
+        if on_podman and isinstance(failure, StackUnhealthyError) and "starting" in failure.message:
+            failure.hint = PODMAN_HEALTH_HINT
+        raise failure from None
     return done(unchanged=False)
+
+
+# Podman runs healthchecks from systemd timers: with no systemd (WSL2 without systemd=true,
+# a container), none ever runs and every service stays "starting".
+PODMAN_HEALTH_HINT = (
+    "on Podman, healthchecks run from systemd timers: without systemd none runs (WSL2: set "
+    "systemd=true in /etc/wsl.conf); `podman healthcheck run <container>` runs one by hand"
+)
+
+
+def _podman_build(
+    engine: Engine,
+    config: dict[str, Any],
+    targets: set[str],
+    progress: Progress,
+    *,
+    force: bool,
+    show: Callable[[Progress], None],
+) -> None:
+    """Podman's API has no BuildKit: its own builder makes the images, compose starts them."""
+
+    def building(spec: podman.BuildSpec) -> None:
+        for name in spec.services:
+            progress.rows[name] = Row("Building", "podman build")
+        show(progress)
+
+    podman.build(config, targets, exists=engine.image_exists, force=force, on_build=building)
 
 
 def start_service(

@@ -90,7 +90,9 @@ def buildkit_build(context: Path, tag: str, build_args: dict[str, str], platform
     compose_file = context / "kit-compose.json"
     compose_file.write_text(json.dumps(spec))
     cmd = ["docker", "compose", "-p", "devenv-kit", "-f", str(compose_file), "build", "-q"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    # No buildx here: compose's own builder, without its warning about Bake.
+    quiet = {**os.environ, "COMPOSE_BAKE": "false"}
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=quiet)
 
 
 def debian_arm64(force: bool) -> str:

@@ -1,0 +1,92 @@
+"""Builds for a Podman engine: what `podman build` is asked, from compose's own configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devenv.core.errors import BuildFailedError, ToolMissingError
+from devenv.docker import podman
+
+
+def config(tmp_path: Path, ca: str) -> dict[str, Any]:
+    build = {
+        "context": str(tmp_path / "services" / "mlflow"),
+        "args": {"PYTHON_IMAGE": "python:3.12-slim", "HTTP_PROXY": ""},
+        "secrets": [{"source": "extra_ca"}],
+    }
+    return {
+        "services": {
+            "postgres": {"image": "postgres:18"},
+            "bucket-init": {"image": "p-mlflow:local", "build": build},
+            "mlflow": {"image": "p-mlflow:local", "build": build},
+            "serving": {
+                "image": "p-serving:local",
+                "build": {"context": str(tmp_path / "s"), "dockerfile": "Dockerfile.prod"},
+            },
+        },
+        "secrets": {"extra_ca": {"file": ca}},
+    }
+
+
+def test_one_build_per_image_with_its_args_and_secret(tmp_path: Path) -> None:
+    ca = tmp_path / "corp.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    specs = podman.specs(
+        config(tmp_path, str(ca)), ["postgres", "bucket-init", "mlflow", "serving"]
+    )
+    assert [(s.image, s.services) for s in specs] == [
+        ("p-mlflow:local", ("bucket-init", "mlflow")),
+        ("p-serving:local", ("serving",)),
+    ]
+    cmd = specs[0].command("podman")
+    assert cmd[:4] == ["podman", "build", "--format", "docker"]  # HEALTHCHECK kept
+    args = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--build-arg"]
+    assert args == ["HTTP_PROXY=", "PYTHON_IMAGE=python:3.12-slim"]
+    assert f"id=extra_ca,src={ca}" in cmd and cmd[-1].endswith("mlflow")
+    assert str(tmp_path / "s" / "Dockerfile.prod") in specs[1].command("podman")
+
+
+def test_the_empty_ca_stand_in_is_left_out(tmp_path: Path) -> None:
+    (spec,) = podman.specs(config(tmp_path, "/dev/null"), ["mlflow"])
+    assert spec.secrets == {} and "--secret" not in spec.command("podman")
+
+
+def test_only_missing_images_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(podman.proc, "find", lambda name, hint: "/usr/bin/podman")
+    monkeypatch.setattr(podman.proc, "run", lambda cmd, **_: ran.append(cmd))
+    cfg = config(tmp_path, "/dev/null")
+    built = podman.build(
+        cfg, ["mlflow", "serving"], exists=lambda i: i == "p-mlflow:local", force=False,
+        on_build=lambda spec: None,
+    )  # fmt: skip
+    assert [s.image for s in built] == ["p-serving:local"] and len(ran) == 1
+    everything = podman.build(
+        cfg, ["mlflow", "serving"], exists=lambda i: True, force=True, on_build=lambda s: None
+    )
+    assert len(everything) == 2
+
+
+def test_no_podman_cli_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(podman.proc, "which", lambda name: None)
+    with pytest.raises(ToolMissingError, match="podman is not installed"):
+        podman.build(
+            config(tmp_path, "/dev/null"), ["mlflow"], exists=lambda i: False, force=False,
+            on_build=lambda s: None,
+        )  # fmt: skip
+
+
+def test_a_failed_build_is_a_build_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = tmp_path / "podman"
+    failing.write_text("#!/bin/sh\necho 'Error: no such file: requirements.txt' >&2\nexit 125\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(podman.proc, "find", lambda name, hint: str(failing))
+    with pytest.raises(BuildFailedError, match=r"requirements\.txt"):
+        podman.build(
+            config(tmp_path, "/dev/null"), ["mlflow"], exists=lambda i: False, force=False,
+            on_build=lambda s: None,
+        )  # fmt: skip
