@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import random
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,34 +165,54 @@ def render_project(
     return dest
 
 
+def new_stack(
+    tmp_path_factory: pytest.TempPathFactory, overrides: str, answers: dict[str, Any] | None = None
+) -> Stack:
+    """A freshly rendered project with the kit's overrides, a unique name and free ports."""
+    name = unique_name()
+    root = render_project(tmp_path_factory.mktemp("e2e") / "project", overrides, name, answers)
+    return Stack(root, name)
+
+
+@contextmanager
+def cleaned_up(stack: Stack) -> Iterator[Stack]:
+    """The stack for a fixture to yield: its logs printed if setting it up fails, and always
+    taken down with its volumes and its images untagged."""
+    try:
+        yield stack
+    except Exception:
+        print(stack.logs_tail())
+        raise
+    finally:
+        stack.down(volumes=True)
+        stack.forget_images()
+
+
+def devenv_cli(
+    root: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 2400
+) -> subprocess.CompletedProcess[str]:
+    """`devenv` as a user runs it in a project: its own process, output captured."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("devenv")), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
     """A default project (SeaweedFS, gpu=none), built and brought up once for the module."""
-    name = unique_name()
-    root = render_project(
-        tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name, {"gpu": "none"}
-    )
-    s = Stack(root, name)
-    try:
+    with cleaned_up(new_stack(tmp_path_factory, kit_overrides, {"gpu": "none"})) as s:
         s.up(build=True)
         yield s
-    except Exception:
-        print(s.logs_tail())
-        raise
-    finally:
-        s.down(volumes=True)
-        s.forget_images()
 
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) -> Iterator[Stack]:
     """A project with every default (gpu=auto: the overlay exists, the host has no GPU),
     rendered but not started: the test drives it with the CLI."""
-    name = unique_name()
-    root = render_project(tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name)
-    s = Stack(root, name)
-    try:
+    with cleaned_up(new_stack(tmp_path_factory, kit_overrides)) as s:
         yield s
-    finally:
-        s.down(volumes=True)
-        s.forget_images()

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, render_project, unique_name
+from tests.e2e.conftest import Stack, cleaned_up, devenv_cli, new_stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ARM64 = ("trust-init", "bucket-init", "mlflow", "serving", "serving-challenger", "gateway")
@@ -43,42 +43,19 @@ def arm64_python() -> str:
     return (KIT / "overrides-arm64.env").read_text().strip().split("=", 1)[1]
 
 
-def devenv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("devenv")), *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=2400,
-    )
-
-
 @pytest.fixture(scope="module")
 def arm64_stack(
     tmp_path_factory: pytest.TempPathFactory, kit_overrides: str, arm64_python: str
 ) -> Iterator[Stack]:
-    name = unique_name()
-    root = render_project(
-        tmp_path_factory.mktemp("e2e") / "project",
-        kit_overrides,
-        name,
-        {"gpu": "none", "include_jupyter": False},
-    )
-    env = root / ".env"
+    stack = new_stack(tmp_path_factory, kit_overrides, {"gpu": "none", "include_jupyter": False})
+    env = stack.root / ".env"
     env.write_text(env.read_text() + f"PYTHON_IMAGE={arm64_python}\n")
     # What an Intel teammate writes to try the Mac build (devenv reads the override, as
     # `docker compose` does); on a Mac nothing is needed: the images build natively.
     override = {"services": {s: {"platform": "linux/arm64"} for s in ARM64}}
-    (root / "compose.override.yaml").write_text(json.dumps(override, indent=2))
-    stack = Stack(root, name)
-    try:
+    (stack.root / "compose.override.yaml").write_text(json.dumps(override, indent=2))
+    with cleaned_up(stack):
         yield stack
-    except Exception:
-        print(stack.logs_tail())
-        raise
-    finally:
-        stack.down(volumes=True)
-        stack.forget_images()
 
 
 def architecture(image: str) -> str:
@@ -115,7 +92,7 @@ def train(stack: Stack, alias: str) -> None:
 def test_arm64_images_build_and_predict_through_the_gateway(arm64_stack: Stack) -> None:
     root = arm64_stack.root
     started = time.monotonic()
-    up = devenv(root, "up")
+    up = devenv_cli(root, "up")
     built = time.monotonic() - started
     # Under emulation a cold MLflow worker can miss the 5 s API probe once ("started, but not
     # working", 13): what `devenv status` says a little later is what counts.
@@ -124,7 +101,7 @@ def test_arm64_images_build_and_predict_through_the_gateway(arm64_stack: Stack) 
         if up.returncode == 0:
             break
         time.sleep(5)
-        up = devenv(root, "status")
+        up = devenv_cli(root, "status")
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
     print(f"\narm64 under emulation: mlflow + serving built and the stack up in {built:.0f} s")
     name = arm64_stack.name
@@ -137,14 +114,14 @@ def test_arm64_images_build_and_predict_through_the_gateway(arm64_stack: Stack) 
     train(arm64_stack, "champion")
     train(arm64_stack, "challenger")
     started = time.monotonic()
-    canary = devenv(root, "canary", "start", "--json")
+    canary = devenv_cli(root, "canary", "start", "--json")
     assert canary.returncode == 0, canary.stderr[-3000:]
     took = time.monotonic() - started
     print(f"arm64 under emulation: gateway built and the canary up in {took:.0f} s")
     assert architecture(f"{name}-gateway:local") == "arm64"
     assert arm64_stack.exec("gateway", "uname", "-m").strip() == "aarch64"
 
-    assert devenv(root, "canary", "set", "50").returncode == 0
+    assert devenv_cli(root, "canary", "set", "50").returncode == 0
     gateway = f"http://127.0.0.1:{arm64_stack.port('CANARY_PORT')}/predict"
     seen = set()
     with httpx.Client(timeout=60) as client:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack, render_project, unique_name
+from tests.e2e.conftest import Stack, devenv_cli, new_stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 KIT_IMAGES = ("PYTHON_IMAGE", "POSTGRES_IMAGE", "OBJECT_STORE_IMAGE", "WHEELHOUSE_IMAGE")
@@ -91,25 +90,15 @@ def podman_host(tmp_path_factory: pytest.TempPathFactory, kit_overrides: str) ->
 
 
 def devenv(root: Path, host: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("devenv")), *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DOCKER_HOST": host},
-        timeout=2400,
-    )
+    return devenv_cli(root, *args, env={**os.environ, "DOCKER_HOST": host})
 
 
 @pytest.fixture(scope="module")
 def podman_stack(
     tmp_path_factory: pytest.TempPathFactory, kit_overrides: str, podman_host: str
 ) -> Iterator[Stack]:
-    name = unique_name()
-    root = render_project(
-        tmp_path_factory.mktemp("e2e") / "project", kit_overrides, name, {"gpu": "none"}
-    )
-    stack = Stack(root, name)
+    stack = new_stack(tmp_path_factory, kit_overrides, {"gpu": "none"})
+    root, name = stack.root, stack.name
     try:
         yield stack
     finally:

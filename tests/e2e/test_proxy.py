@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack, free_port, render_project, unique_name
+from tests.e2e.conftest import Stack, cleaned_up, devenv_cli, free_port, new_stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -119,14 +119,7 @@ def add_requirement(stack: Stack, line: str) -> None:
 def devenv(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it: no proxy in devenv's own environment, only in .env."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("devenv")), *args],
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1800,
-    )
+    return devenv_cli(stack.root, *args, env=env, timeout=1800)
 
 
 @pytest.fixture(scope="module")
@@ -134,21 +127,11 @@ def proxied(
     tmp_path_factory: pytest.TempPathFactory, kit_overrides: str, proxy: Proxy
 ) -> Iterator[Stack]:
     """Postgres, the object store, MLflow and JupyterLab, everything behind the proxy."""
-    name = unique_name()
-    root = render_project(
-        tmp_path_factory.mktemp("e2e") / "project",
-        kit_overrides,
-        name,
-        {"gpu": "none", "include_serving": False},
-    )
-    stack = Stack(root, name)
+    stack = new_stack(tmp_path_factory, kit_overrides, {"gpu": "none", "include_serving": False})
     set_env(stack, HTTPS_PROXY=proxy.url, HTTP_PROXY=proxy.url, EXTRA_CA_CERTS=str(proxy.ca))
     add_requirement(stack, BUILD_PACKAGE)
-    try:
+    with cleaned_up(stack):
         yield stack
-    finally:
-        stack.down(volumes=True)
-        stack.forget_images()
 
 
 def test_build_passes_through_the_proxy_with_its_ca(proxied: Stack, proxy: Proxy) -> None:
