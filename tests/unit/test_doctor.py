@@ -63,8 +63,8 @@ def test_proxy_without_no_proxy_for_localhost() -> None:
     # The service names are compose.yaml's business (added to NO_PROXY in every container).
     loopback = "localhost,127.0.0.1"
     assert doctor.check_proxy({"HTTPS_PROXY": "x", "no_proxy": loopback}).status == "ok"
-    assert doctor.check_ca({}, {"HTTPS_PROXY": "x"}).status == "warn"
-    assert doctor.check_ca({"EXTRA_CA_CERTS": "/nonexistent.pem"}, {}).status == "fail"
+    assert doctor.check_ca(Path.cwd(), {}, {"HTTPS_PROXY": "x"}).status == "warn"
+    assert doctor.check_ca(Path.cwd(), {"EXTRA_CA_CERTS": "/nonexistent.pem"}, {}).status == "fail"
 
 
 def test_missing_env_key_and_placeholders(project: Project) -> None:

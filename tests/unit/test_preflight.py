@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from devenv.core.errors import ComposeMissingError, PortBusyError, ProjectConflictError
+from devenv.core.errors import (
+    ComposeMissingError,
+    PortBusyError,
+    ProjectConflictError,
+    UsageError,
+)
 from devenv.core.project import Project
 from devenv.docker import compose
 from devenv.stack import preflight
@@ -116,3 +121,16 @@ def test_published_ports_only_for_the_services_asked() -> None:
     }
     assert [p.port for p in preflight.published_ports(config)] == [80, 81]
     assert [p.port for p in preflight.published_ports(config, ["b"])] == [81]
+
+
+def test_extra_ca_must_exist_where_compose_looks(tmp_path: Path) -> None:
+    assert preflight.check_extra_ca(tmp_path, {}, {}).status == "ok"
+    missing = preflight.check_extra_ca(tmp_path, {"EXTRA_CA_CERTS": "corp.pem"}, {})
+    assert missing.status == "fail" and "EXTRA_CA_CERTS=corp.pem does not exist" in missing.detail
+    with pytest.raises(UsageError, match="does not exist"):
+        missing.raise_if_failed()
+    (tmp_path / "corp.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert preflight.check_extra_ca(tmp_path, {"EXTRA_CA_CERTS": "corp.pem"}, {}).status == "ok"
+    shell = {"EXTRA_CA_CERTS": "/x"}
+    shell_wins = preflight.check_extra_ca(tmp_path, {"EXTRA_CA_CERTS": "corp.pem"}, shell)
+    assert shell_wins.status == "fail"

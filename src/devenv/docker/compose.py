@@ -20,6 +20,12 @@ COMPOSE_MISSING = (
     "unknown flag: --project-directory",
 )
 
+# What to check when an image build fails, whoever builds (compose's BuildKit or podman).
+BUILD_HINT = (
+    "check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
+    "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)"
+)
+
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
     match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)

@@ -212,9 +212,14 @@ class Engine:
         try:
             return dict(self._call(lambda d: d.compose.config(return_json=True)))
         except DockerCommandError as error:
+            from devenv.core.project import USER_OVERRIDE
+
+            read = root / "compose.yaml"
+            also = f" (with {USER_OVERRIDE})" if (root / USER_OVERRIDE).is_file() else ""
             raise DevenvError(
-                f"docker compose could not read {root / 'compose.yaml'}: {error.message}",
-                hint="check .env against .env.example; `docker compose config` shows the details",
+                f"docker compose could not read {read}{also}: {error.message}",
+                hint=f"check{also and ' ' + USER_OVERRIDE + ' and'} .env against .env.example; "
+                "`docker compose config` shows the details",
             ) from None
 
     @property

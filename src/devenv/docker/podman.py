@@ -18,6 +18,7 @@ from typing import Any
 
 from devenv.core import proc
 from devenv.core.errors import BuildFailedError
+from devenv.docker import compose
 
 BUILD_TIMEOUT = 3600  # a cold torch image on a slow link
 HINT = "install Podman's CLI: devenv builds the images for a Podman engine with `podman build`"
@@ -106,7 +107,6 @@ def build(
             check=True,
             what=f"podman build {spec.image}",
             error=BuildFailedError,
-            hint="check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
-            "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
+            hint=compose.BUILD_HINT,
         )
     return todo

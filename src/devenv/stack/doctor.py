@@ -125,17 +125,10 @@ def check_proxy(env: dict[str, str]) -> Result:
     )
 
 
-def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Result:
-    bundle = project_env.get("EXTRA_CA_CERTS", "")
-    if bundle and not Path(bundle).expanduser().is_file():
-        return Result(
-            "ca bundle",
-            "fail",
-            f"EXTRA_CA_CERTS={bundle} does not exist",
-            "point EXTRA_CA_CERTS in .env at your company's CA PEM file",
-        )
-    if bundle:
-        return Result("ca bundle", "ok", f"image builds and the running services trust {bundle}")
+def check_ca(root: Path, project_env: dict[str, str], env: dict[str, str]) -> Result:
+    found = preflight.check_extra_ca(root, project_env, env)
+    if found.failed or project_env.get("EXTRA_CA_CERTS") or env.get("EXTRA_CA_CERTS"):
+        return found
     if any(env.get(k) for k in PROXY_VARS):
         return Result(
             "ca bundle",
@@ -143,7 +136,7 @@ def check_ca(project_env: dict[str, str], env: dict[str, str]) -> Result:
             "a proxy is set but no EXTRA_CA_CERTS",
             "if the proxy intercepts TLS, set EXTRA_CA_CERTS in .env (docs/corporate-networks.md)",
         )
-    return Result("ca bundle", "ok", "no extra CA needed")
+    return found
 
 
 def check_git() -> Result:
@@ -246,7 +239,8 @@ def run(
                 failing[0].fix if failing else None,
             )
         )
-    checks += [check_proxy(env), check_ca(project_env, env), check_git()]
+    root = project.root if project else Path.cwd()
+    checks += [check_proxy(env), check_ca(root, project_env, env), check_git()]
     if project is not None:
         checks += check_project_files(project)
         checks.append(platforms.check_line_endings(project.root))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from devenv.core import proc
 from devenv.core.envfile import read_env
-from devenv.core.errors import DevenvError, PortBusyError, ProjectConflictError
+from devenv.core.errors import DevenvError, PortBusyError, ProjectConflictError, UsageError
 from devenv.core.project import Project, conflicted_files, project_files
 from devenv.core.result import Result, fail, ok
 
@@ -36,6 +36,25 @@ def check_conflicts(project: Project) -> Result:
             ProjectConflictError,
         )
     return ok("project files", "no unresolved update conflicts")
+
+
+def check_extra_ca(
+    root: Path, project_env: dict[str, str], shell: dict[str, str] | None = None
+) -> Result:
+    """EXTRA_CA_CERTS names a file that exists (compose reads it relative to the project, and
+    the shell's value wins over .env's). Missing, compose would fail half-way through `up`."""
+    shell = dict(os.environ) if shell is None else shell
+    bundle = shell.get("EXTRA_CA_CERTS") or project_env.get("EXTRA_CA_CERTS", "")
+    if not bundle:
+        return ok("ca bundle", "no extra CA needed")
+    if not (root / Path(bundle).expanduser()).is_file():
+        return fail(
+            "ca bundle",
+            f"EXTRA_CA_CERTS={bundle} does not exist",
+            "point EXTRA_CA_CERTS in .env at your company's CA PEM file, or leave it empty",
+            UsageError,
+        )
+    return ok("ca bundle", f"image builds and the running services trust {bundle}")
 
 
 @dataclass(frozen=True)

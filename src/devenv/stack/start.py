@@ -219,8 +219,7 @@ def _failure(
         message = build_errors[-1].splitlines()[-1]
         return BuildFailedError(
             f"building the images failed: {message[-300:]}",
-            hint="check the *_IMAGE and PIP_INDEX_URL values in .env and registry access "
-            "(behind a TLS proxy: EXTRA_CA_CERTS; see docs/corporate-networks.md)",
+            hint=compose.BUILD_HINT,
             details="\n".join([*progress.raw, *progress.build_log]) or None,
         )
     said = (progress.errors or compose_said or [error.message])[-1]
@@ -261,6 +260,7 @@ def up(
     for result in preflight_results(engine):
         result.raise_if_failed()
     env_sync = prepare_env(engine)
+    preflight.check_extra_ca(project.root, engine.env).raise_if_failed()
     config = engine.config
     check_names(services.from_config(config), names)
     torch_index = engine.env.get("TORCH_INDEX_URL")
