@@ -29,6 +29,7 @@ from devenv.core.envfile import read_env
 from devenv.core.project import Project
 from devenv.docker.engine import Engine
 from devenv.docker.records import Container, EngineInfo
+from devenv.stack import pull
 from devenv.stack.preflight import published_ports
 from tests.helpers import git, rendered_project, run_cli
 from tests.unit.fakes import FakeEngine
@@ -100,6 +101,8 @@ class HealthyStack(FakeEngine):
             self.hashes[name] = "same"
             self.images[f"img-{name}"] = f"id-{name}"
             self.images[str(spec.get("image") or "")] = f"id-{name}"
+        for plan in pull.plans(self, set(config["services"])):  # and each is up to date
+            self.images[plan.marker] = self.images[plan.image]
 
     def forget(self) -> None:
         self._env = None  # .env is read again; compose's view of it stays the recorded one

@@ -41,43 +41,33 @@ def test_one_build_per_image_with_its_args_and_secret(tmp_path: Path) -> None:
         ("p-mlflow:local", ("bucket-init", "mlflow")),
         ("p-serving:local", ("serving",)),
     ]
-    cmd = specs[0].command("podman")
+    cmd = podman.command(specs[0], "podman")
     assert cmd[:4] == ["podman", "build", "--format", "docker"]  # HEALTHCHECK kept
     args = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--build-arg"]
     assert args == ["HTTP_PROXY=", "PYTHON_IMAGE=python:3.12-slim"]
     assert f"id=extra_ca,src={ca}" in cmd and cmd[-1].endswith("mlflow")
-    assert str(tmp_path / "s" / "Dockerfile.prod") in specs[1].command("podman")
+    assert str(tmp_path / "s" / "Dockerfile.prod") in podman.command(specs[1], "podman")
 
 
 def test_the_empty_ca_stand_in_is_left_out(tmp_path: Path) -> None:
     (spec,) = podman.specs(config(tmp_path, "/dev/null"), ["mlflow"])
-    assert spec.secrets == {} and "--secret" not in spec.command("podman")
+    assert spec.secrets == {} and "--secret" not in podman.command(spec, "podman")
 
 
-def test_only_missing_images_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_image_asked_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[list[str]] = []
     monkeypatch.setattr(podman.proc, "find", lambda name, hint: "/usr/bin/podman")
     monkeypatch.setattr(podman.proc, "run", lambda cmd, **_: ran.append(cmd))
     cfg = config(tmp_path, "/dev/null")
-    built = podman.build(
-        cfg, ["mlflow", "serving"], exists=lambda i: i == "p-mlflow:local", force=False,
-        on_build=lambda spec: None,
-    )  # fmt: skip
-    assert [s.image for s in built] == ["p-serving:local"] and len(ran) == 1
-    everything = podman.build(
-        cfg, ["mlflow", "serving"], exists=lambda i: True, force=True, on_build=lambda s: None
-    )
-    assert len(everything) == 2
+    podman.build(podman.specs(cfg, ["bucket-init", "mlflow", "serving"]))
+    assert [cmd[cmd.index("-t") + 1] for cmd in ran] == ["p-mlflow:local", "p-serving:local"]
 
 
 def test_no_podman_cli_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(podman.proc, "which", lambda name: None)
     with pytest.raises(ToolMissingError, match="podman is not installed"):
-        podman.build(
-            config(tmp_path, "/dev/null"), ["mlflow"], exists=lambda i: False, force=False,
-            on_build=lambda s: None,
-        )  # fmt: skip
+        podman.build(podman.specs(config(tmp_path, "/dev/null"), ["mlflow"]))
 
 
 def test_a_failed_build_is_a_build_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +76,4 @@ def test_a_failed_build_is_a_build_error(tmp_path: Path, monkeypatch: pytest.Mon
     failing.chmod(0o755)
     monkeypatch.setattr(podman.proc, "find", lambda name, hint: str(failing))
     with pytest.raises(BuildFailedError, match=r"requirements\.txt"):
-        podman.build(
-            config(tmp_path, "/dev/null"), ["mlflow"], exists=lambda i: False, force=False,
-            on_build=lambda s: None,
-        )  # fmt: skip
+        podman.build(podman.specs(config(tmp_path, "/dev/null"), ["mlflow"]))

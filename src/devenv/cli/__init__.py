@@ -89,6 +89,7 @@ register(k8s.app, k8s.apply, "apply")
 register(k8s.app, k8s.status, "status")
 register(images.app, images.push, "push")
 register(images.app, images.promote, "promote")
+register(images.app, images.tags, "tags")
 for sub in (canary.app, k8s.app, images.app):
     app.add_typer(sub)
 

@@ -107,6 +107,13 @@ RefOption = Annotated[
     typer.Option("--vcs-ref", metavar="REF", help="Template git tag or commit to use."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Never contact the team registry (IMAGE_REGISTRY): use local images, build the rest.",
+    ),
+]
 ServicesArgument = Annotated[
     list[str] | None,
     typer.Argument(

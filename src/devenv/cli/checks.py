@@ -11,6 +11,7 @@ import typer
 
 from devenv.cli.base import (
     JsonOption,
+    OfflineOption,
     engine,
     engine_for,
     finish,
@@ -111,6 +112,10 @@ def onboard(
         ),
     ] = None,
     *,
+    build: Annotated[
+        bool, typer.Option("--build", help="Build every image here instead of pulling it.")
+    ] = False,
+    offline: OfflineOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """New hire? From a laptop with Docker to a served model, timed phase by phase.
@@ -118,7 +123,8 @@ def onboard(
     doctor -> new (only without a project; an existing one is used with its .env) -> up ->
     status -> gpu-check -> smoke, then a summary: URLs, where the credentials are, next steps,
     and the time of each phase. Running it again skips what is already done. A fresh clone
-    gets its own .env from .env.example, with fresh secrets.
+    gets its own .env from .env.example, with fresh secrets. When the project names the
+    team's registry (IMAGE_REGISTRY), images CI built are pulled instead of built.
 
     Examples:
 
@@ -132,7 +138,12 @@ def onboard(
     show, renderer = views(), live_table()
     with interruptible("re-run devenv onboard: it picks up where it stopped"), renderer:
         result = flow.run(
-            folder, on_phase=show.phase, on_progress=live(renderer), engine_for=engine_for
+            folder,
+            on_phase=show.phase,
+            on_progress=live(renderer),
+            engine_for=engine_for,
+            build=True if build else None,
+            offline=offline,
         )
     show.onboard(result, as_json=json_output)
 

@@ -28,8 +28,9 @@ RegistryOption = Annotated[
     str | None,
     typer.Option(
         "--registry",
-        metavar="HOST:PORT",
-        help="Another registry (default: the project's own, profile registry, REGISTRY_PORT).",
+        metavar="HOST:PORT[/PATH]",
+        help="Another registry (default: IMAGE_REGISTRY if set, else the project's own, "
+        "profile registry, REGISTRY_PORT).",
     ),
 ]
 
@@ -44,8 +45,10 @@ def push(
     tag: Annotated[str | None, typer.Option("--tag", help="Tag instead of the git SHA.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Push the images compose builds as <registry>/<project>/<service>:<git sha> and :dev,
-    record their digests and an SBOM each in .devenv/ (the project's registry starts if needed).
+    """Push the images compose builds as <registry>/<project>/<service>:<git sha>, :dev and
+    their content tag (what devenv up on a teammate's machine pulls), record their digests and
+    an SBOM each in .devenv/ (the project's registry starts if needed). Credentials are
+    docker's own (docker login), never .env.
 
     Examples:
 
@@ -67,6 +70,29 @@ def push(
         )
     views().checks(results, as_json=json_output)
     finish(results, success=f"{len(results)} image(s) pushed and tagged {images.FIRST_STAGE}")
+
+
+def tags(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="SERVICE", help="Images to name (default: every built one)."),
+    ] = None,
+    *,
+    json_output: JsonOption = False,
+) -> None:
+    """Each image's content tag: a hash of its build files, arguments, target and platform.
+    The same on every machine for the same commit; CI pushes under it, devenv up pulls it.
+
+    Examples:
+
+      devenv images tags
+
+      devenv images tags serving --json
+    """
+    from devenv.release import images
+
+    plans = images.content_tags(engine(every_profile=True), services or [])
+    views().content_tags(plans, as_json=json_output)
 
 
 def promote(

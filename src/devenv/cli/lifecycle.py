@@ -8,6 +8,7 @@ import typer
 
 from devenv.cli.base import (
     JsonOption,
+    OfflineOption,
     ServicesArgument,
     engine,
     finish,
@@ -25,7 +26,8 @@ def up(
         bool | None,
         typer.Option(
             "--build/--no-build",
-            help="Rebuild images first / never build (default: build only missing images).",
+            help="Build every image here / never build or pull (default: each image is used "
+            "if up to date here, else pulled from IMAGE_REGISTRY, else built).",
             show_default=False,
         ),
     ] = None,
@@ -42,19 +44,24 @@ def up(
             help="auto: the GPU overlay when the host can run it; nvidia: require it; none: CPU.",
         ),
     ] = "auto",
+    offline: OfflineOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Build, start and health-check the stack, with live progress; safe to run again.
 
     Before anything starts it checks the engine, compose (v2.20+), unresolved update
-    conflicts and that every host port is free. After start-up each service must pass a real
-    probe (see devenv status). Also: devenv start.
+    conflicts and that every host port is free. Each image is named by its content (its
+    build files and arguments): one already here is used, one the team registry holds
+    (IMAGE_REGISTRY in .env.example) is pulled, only the rest is built. After start-up each
+    service must pass a real probe (see devenv status). Also: devenv start.
 
     Examples:
 
       devenv up
 
       devenv up jupyter --build
+
+      devenv up --offline
 
       devenv up --gpu none --timeout 900
     """
@@ -74,7 +81,13 @@ def up(
         renderer,
     ):
         result = start.up(
-            stack, names or [], build=build, timeout=timeout, gpu=mode, on_progress=live(renderer)
+            stack,
+            names or [],
+            build=build,
+            timeout=timeout,
+            gpu=mode,
+            on_progress=live(renderer),
+            offline=offline,
         )
     views().up(result, stack.env.get("JUPYTER_TOKEN"), as_json=json_output)
     finish(

@@ -36,6 +36,11 @@ class Registry:
         self.timeout = timeout
 
     @property
+    def loopback(self) -> bool:
+        """Docker talks plain HTTP to a registry on loopback, HTTPS to any other."""
+        return self.address.rsplit(":", 1)[0] in ("localhost", "127.0.0.1")
+
+    @property
     def url(self) -> str:
         return f"http://{self.address}/v2"
 

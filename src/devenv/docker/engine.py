@@ -21,7 +21,13 @@ from devenv.core.errors import (
     ToolMissingError,
 )
 from devenv.docker import compose
-from devenv.docker.records import Container, EngineInfo, ExecResult, parse_container
+from devenv.docker.images import Images
+from devenv.docker.records import (
+    Container,
+    EngineInfo,
+    ExecResult,
+    parse_container,
+)
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -60,6 +66,20 @@ def engine_unavailable() -> EngineUnavailableError:
     )
 
 
+@contextmanager
+def _json_progress() -> Iterator[None]:
+    """compose prints its progress as JSON lines (COMPOSE_PROGRESS=json) for the block."""
+    old = os.environ.get("COMPOSE_PROGRESS")
+    os.environ["COMPOSE_PROGRESS"] = "json"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("COMPOSE_PROGRESS", None)
+        else:
+            os.environ["COMPOSE_PROGRESS"] = old
+
+
 def cli_missing() -> ToolMissingError:
     return ToolMissingError(
         "the docker CLI is not installed (not found on PATH)",
@@ -67,7 +87,7 @@ def cli_missing() -> ToolMissingError:
     )
 
 
-class Engine:
+class Engine(Images):
     """Docker for one project (or for the machine, with no project)."""
 
     def __init__(self, project: Project | None = None, *, profiles: Sequence[str] = ()) -> None:
@@ -279,21 +299,13 @@ class Engine:
                 found[name] = value.strip()
         return found
 
-    def image_ids(self, tags: Sequence[str]) -> dict[str, str]:
-        """Tag -> the image ID it names now (tags that name no image are left out)."""
+    def _inspect(self, d: DockerClient, reference: str) -> Any:
         from python_on_whales.exceptions import NoSuchImage
 
-        def inspect(d: DockerClient) -> dict[str, str]:
-            found = {}
-            for tag in tags:
-                try:
-                    found[tag] = str(d.image.inspect(tag).id)
-                except NoSuchImage:
-                    continue
-            return found
-
-        ids: dict[str, str] = self._call(inspect)
-        return ids
+        try:
+            return d.image.inspect(reference)
+        except NoSuchImage:
+            return None
 
     def exec(
         self,
@@ -369,9 +381,7 @@ class Engine:
         """`compose up -d --wait`, its JSON progress lines handed to `on_line` as they come."""
 
         def start(d: DockerClient) -> None:
-            old = os.environ.get("COMPOSE_PROGRESS")
-            os.environ["COMPOSE_PROGRESS"] = "json"
-            try:
+            with _json_progress():
                 stream = d.compose.up(
                     list(names) or None,
                     detach=True,
@@ -383,13 +393,26 @@ class Engine:
                 )
                 for _source, line in stream or []:
                     on_line(line.decode(errors="replace"))
-            finally:
-                if old is None:
-                    os.environ.pop("COMPOSE_PROGRESS", None)
-                else:
-                    os.environ["COMPOSE_PROGRESS"] = old
 
         self._change(start, gpu=gpu)
+
+    def build(
+        self,
+        names: Sequence[str],
+        *,
+        gpu: bool,
+        args: dict[str, str],
+        on_line: Callable[[str], None],
+    ) -> None:
+        """`compose build` of these services, its JSON progress lines handed to `on_line`."""
+
+        def build(d: DockerClient) -> None:
+            with _json_progress():
+                stream = d.compose.build(list(names), build_args=args, stream_logs=True)
+                for _source, line in stream or []:
+                    on_line(line.decode(errors="replace"))
+
+        self._call(build, gpu=gpu)
 
     def down(self, *, volumes: bool = False, timeout: int | None = None) -> None:
         """Stop and remove the containers; the volumes too only when asked."""
@@ -425,23 +448,3 @@ class Engine:
 
         removed: list[str] = self._call(remove)
         return removed
-
-    def image_exists(self, tag: str) -> bool:
-        return bool(self._call(lambda d: d.image.exists(tag)))
-
-    def image_tag(self, source: str, target: str) -> None:
-        self._call(lambda d: d.image.tag(source, target))
-
-    def image_push(self, tag: str) -> None:
-        self._call(lambda d: d.image.push(tag, quiet=True))
-
-    def image_pull(self, reference: str) -> str:
-        """Pull by tag or digest; the local image's id."""
-        return str(self._call(lambda d: d.image.pull(reference, quiet=True)).id)
-
-    def image_remove(self, reference: str) -> None:
-        self._call(lambda d: d.image.remove(reference, prune=False))
-
-    def repo_digests(self, reference: str) -> list[str]:
-        """`repository@sha256:…` for each registry this image was pushed to or pulled from."""
-        return list(self._call(lambda d: d.image.inspect(reference)).repo_digests or [])

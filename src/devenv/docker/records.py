@@ -56,6 +56,14 @@ class ExecResult:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    id: str
+    architecture: str  # Docker's words: amd64, arm64
+    size: int  # bytes
+    repo_digests: tuple[str, ...] = ()  # `repository@sha256:…` where it was pushed or pulled
+
+
+@dataclass(frozen=True)
 class EngineInfo:
     """What devenv reads of `docker info`, in its own keys (doctor and the GPU layers)."""
 

@@ -22,7 +22,7 @@ from devenv.docker.progress import Progress
 from devenv.ml import smoke
 from devenv.ml.gpu import check as gpu_check
 from devenv.scaffold import new as scaffold
-from devenv.stack import doctor, start, status
+from devenv.stack import doctor, pull, start, status
 
 # A phase did its work (ok) or found it already done (skip); a failure raises.
 Outcome = Literal["ok", "skip"]
@@ -57,6 +57,8 @@ def run(
     on_phase: Callable[[Result], None],
     on_progress: Callable[[Progress], None],
     engine_for: Callable[[Project | None], Engine] = Engine,
+    build: bool | None = None,
+    offline: bool = False,
 ) -> OnboardResult:
     """`engine_for`: the command's way to make an Engine (the CLI's, which tests stand in for)."""
 
@@ -123,10 +125,19 @@ def run(
         current = status.status(engine)
         if current and all(s.ok for s in current):
             return "skip", "the stack is already up and working"
-        up = start.up(engine, [], build=None, timeout=900, gpu="auto", on_progress=on_progress)
+        up = start.up(
+            engine,
+            [],
+            build=build,
+            timeout=900,
+            gpu="auto",
+            on_progress=on_progress,
+            offline=offline,
+        )
         if failure := status.unhealthy(up.statuses, started=True):
             raise failure
-        return "ok", f"up in {up.seconds:.0f}s; {up.gpu_reason}"
+        made = pull.summary(up.images)
+        return "ok", f"up in {up.seconds:.0f}s; {made + '; ' if made else ''}{up.gpu_reason}"
 
     def verify() -> tuple[Outcome, str]:
         current = status.status(engine)

@@ -28,7 +28,7 @@ from devenv.core.result import Result
 from devenv.docker.engine import Engine
 from devenv.docker.progress import Progress
 from devenv.scaffold.template import git
-from devenv.stack import start
+from devenv.stack import pull, start
 
 PROFILE = "registry"
 SERVICE = "registry"
@@ -41,7 +41,7 @@ SBOM_DIR = Path(".devenv") / "sbom"
 
 def registry_for(engine: Engine, address: str | None) -> Registry:
     if address:
-        return Registry(address)
+        return Registry(address.split("/", 1)[0])
     port = engine.env.get("REGISTRY_PORT")
     if not port:
         raise UsageError(
@@ -54,8 +54,9 @@ def registry_for(engine: Engine, address: str | None) -> Registry:
 def ensure_running(
     engine: Engine, registry: Registry, *, own: bool, on_progress: Callable[[Progress], None]
 ) -> None:
-    """The project's registry starts on demand (profile `registry`); another must answer."""
-    if registry.responds():
+    """The project's registry starts on demand (profile `registry`); another on loopback must
+    answer (plain HTTP); a remote one (HTTPS, docker's login) is left to `docker push`."""
+    if not registry.loopback or registry.responds():
         return
     if not own:
         raise RegistryUnavailableError(
@@ -132,18 +133,28 @@ def push(
             hint="devenv up builds the stack's images (or name the ones to push)",
         )
     version = tag or source_tag(root)
+    team = pull.registry_prefix(root, engine.env) if address is None else None
+    address = address or team
+    if address and (problem := pull.check_prefix(address)):
+        raise UsageError(problem, hint="HOST[:PORT][/PATH]: localhost:5000, ghcr.io/acme/proj")
     registry = registry_for(engine, address)
-    ensure_running(engine, registry, own=address is None, on_progress=on_progress)
+    own = address is None or registry.address == f"localhost:{engine.env.get('REGISTRY_PORT')}"
+    ensure_running(engine, registry, own=own, on_progress=on_progress)
+    contents = {p.image: p.tag for p in pull.plans(engine, set(chosen))}
     record = _read_record(root)
     results = []
     for service, image in chosen.items():
         started = time.perf_counter()
-        repository = f"{project_name(engine)}/{service}"
+        # HOST[:PORT]/PATH names the repositories' folder; a bare host gets the project's name.
+        folder = address.partition("/")[2] if address and "/" in address else project_name(engine)
+        repository = f"{folder}/{service}"
         remote = f"{registry.address}/{repository}"
-        for label in (version, FIRST_STAGE):
-            engine.image_tag(image, f"{remote}:{label}")
-            engine.image_push(f"{remote}:{label}")
-        digest = registry.digest(repository, version)
+        # The content tag too: what `devenv up` on a teammate's machine looks for.
+        for label in (version, FIRST_STAGE, contents.get(image)):
+            if label:
+                engine.image_tag(image, f"{remote}:{label}")
+                engine.image_push(f"{remote}:{label}")
+        digest = _pushed_digest(engine, registry, repository, version)
         if not digest:
             raise RegistryUnavailableError(
                 f"{remote}:{version} was pushed but the registry has no manifest for it",
@@ -157,13 +168,29 @@ def push(
             service,
             "ok",
             f"{remote}:{version} = {digest[:19]}…",
-            data={"repository": remote, "tag": version, "digest": digest, "sbom": sbom.as_dict()},
+            data={
+                "repository": remote,
+                "tag": version,
+                "content_tag": contents.get(image),
+                "digest": digest,
+                "sbom": sbom.as_dict(),
+            },
             seconds=time.perf_counter() - started,
         )
         results.append(result)
         _write_record(root, record, registry.address)  # each image as soon as it is pushed
         on_step(result)
     return results
+
+
+def _pushed_digest(engine: Engine, registry: Registry, repository: str, tag: str) -> str | None:
+    """The digest the registry holds for the tag: asked over its API on loopback, else what
+    docker recorded when it pushed."""
+    if registry.loopback:
+        return registry.digest(repository, tag)
+    prefix = f"{registry.address}/{repository}@"
+    found = [d for d in engine.repo_digests(f"{registry.address}/{repository}:{tag}")]
+    return next((d.removeprefix(prefix) for d in found if d.startswith(prefix)), None)
 
 
 def promote(engine: Engine, source: str, target: str, *, address: str | None) -> list[Result]:
@@ -210,6 +237,18 @@ def promote(engine: Engine, source: str, target: str, *, address: str | None) ->
         )
     _write_record(root, record, registry.address)
     return results
+
+
+def content_tags(engine: Engine, names: list[str]) -> list[pull.ImagePlan]:
+    """Each image's content tag and what it is built from (what CI builds and pushes)."""
+    images = built_images(engine)
+    unknown = sorted(set(names) - set(images))
+    if unknown:
+        raise UnknownServiceError(
+            f"no image built for {shorten(', '.join(unknown))}",
+            hint=f"images this project builds: {', '.join(images)}",
+        )
+    return pull.plans(engine, set(names or images))
 
 
 def write_sbom(image: str, root: Path, relative: Path) -> Result:

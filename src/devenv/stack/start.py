@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -30,7 +30,7 @@ from devenv.docker.gpu import layers as gpu_layers
 from devenv.docker.gpu import problems as gpu_problems
 from devenv.docker.progress import Progress, Row
 from devenv.docker.records import Container
-from devenv.stack import platforms, preflight
+from devenv.stack import platforms, preflight, pull
 from devenv.stack.status import MISSING, ServiceStatus, status, unhealthy
 
 # How pip, curl and apt say that a certificate chain ends in a CA they do not know.
@@ -136,6 +136,8 @@ class UpResult:
     env: envfile.EnvSync
     converged: bool = False  # already as asked: compose up was not needed
     gpu_note: bool = False  # worth saying why the GPU is not used (auto, on a GPU project)
+    images: list[pull.ImagePlan] = field(default_factory=list)  # cached, pulled or built
+    warnings: list[str] = field(default_factory=list)
 
 
 def converged(engine: Engine, targets: set[str], *, gpu: bool) -> bool:
@@ -205,9 +207,23 @@ def _failure(
     if failure is not None:
         failure.details = "\n".join([*progress.raw, *compose_said, failure.details or ""])
         return failure
+    if failed_build := _build_failure(progress, error, only_if_build=True):
+        return failed_build
+    said = (progress.errors or compose_said or [error.message])[-1]
+    return StackUnhealthyError(
+        f"docker compose up failed: {said}",
+        hint="devenv status shows what runs; devenv logs shows why",
+        details="\n".join(progress.raw) or None,
+    )
+
+
+def _build_failure(
+    progress: Progress, error: DockerCommandError, *, only_if_build: bool = False
+) -> BuildFailedError | None:
+    """A failed build, with the reason pip or apt gave (a certificate not trusted named)."""
     build_errors = [e for e in progress.errors if "solve" in e or "build" in e.lower()]
     said_all = "\n".join([*progress.build_log, *build_errors, error.stderr or ""])
-    if build_errors and any(sign in said_all for sign in UNTRUSTED_TLS):
+    if any(sign in said_all for sign in UNTRUSTED_TLS) and (build_errors or not only_if_build):
         return BuildFailedError(
             "building the images failed: a TLS certificate was not trusted "
             "(CERTIFICATE_VERIFY_FAILED): something on the way re-signs HTTPS",
@@ -215,19 +231,14 @@ def _failure(
             "bundle (PEM), then run devenv up again (docs/corporate-networks.md)",
             details="\n".join(progress.build_log) or None,
         )
-    if build_errors:
-        message = build_errors[-1].splitlines()[-1]
+    if build_errors or not only_if_build:
+        said = (build_errors or [error.message])[-1].splitlines() or ["no reason given"]
         return BuildFailedError(
-            f"building the images failed: {message[-300:]}",
+            f"building the images failed: {said[-1][-300:]}",
             hint=compose.BUILD_HINT,
             details="\n".join([*progress.raw, *progress.build_log]) or None,
         )
-    said = (progress.errors or compose_said or [error.message])[-1]
-    return StackUnhealthyError(
-        f"docker compose up failed: {said}",
-        hint="devenv status shows what runs; devenv logs shows why",
-        details="\n".join(progress.raw) or None,
-    )
+    return None
 
 
 def preflight_results(engine: Engine) -> list[Result]:
@@ -248,8 +259,11 @@ def up(
     timeout: int,
     gpu: str,
     on_progress: Callable[[Progress], None],
+    offline: bool = False,
 ) -> UpResult:
-    """Preflight, then build and start with live progress, then prove every service works."""
+    """Preflight, then each image cached, pulled or built, then start with live progress,
+    then prove every service works. `build`: True rebuilds every image, False never builds
+    (nor pulls), None makes what is missing or out of date; `offline`: no registry."""
     started = time.monotonic()
     project = engine.project
     assert project is not None
@@ -267,14 +281,20 @@ def up(
     use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(info.facts, torch_index))
     gpu_note = gpu == "auto" and not use_gpu and (project.root / GPU_OVERLAY).is_file()
 
+    images: list[pull.ImagePlan] = []
+    warnings: list[str] = []
+
     def done(*, unchanged: bool) -> UpResult:
         statuses = status(engine, names)
+        seconds = time.monotonic() - started
         return UpResult(
-            statuses, time.monotonic() - started, use_gpu, gpu_reason, env_sync, unchanged, gpu_note
+            statuses, seconds, use_gpu, gpu_reason, env_sync, unchanged, gpu_note, images, warnings
         )
 
     targets = _with_dependencies(config, names) if names else set(config["services"])
-    if build is not True and converged(engine, targets, gpu=use_gpu):
+    images = pull.plans(engine, targets)
+    fresh = build is False or pull.current(engine, images)
+    if build is not True and fresh and converged(engine, targets, gpu=use_gpu):
         return done(unchanged=True)
     preflight.check_published_ports(engine, targets).raise_if_failed()
 
@@ -288,8 +308,18 @@ def up(
             on_progress(progress)
 
     on_podman = platforms.runtime_name(info.facts) == "Podman"
-    if on_podman and build is not False:
-        _podman_build(engine, config, targets, progress, force=build is True, show=on_progress)
+    if build is not False:
+        _make_images(
+            engine,
+            images,
+            progress,
+            force=build is True,
+            offline=offline,
+            podman_engine=on_podman,
+            gpu=use_gpu,
+            warn=warnings.append,
+            show=on_progress,
+        )
         build = False
     try:
         engine.up(names, gpu=use_gpu, build=build, timeout=timeout, on_line=feed)
@@ -309,23 +339,86 @@ PODMAN_HEALTH_HINT = (
 )
 
 
-def _podman_build(
+def _make_images(
     engine: Engine,
-    config: dict[str, Any],
-    targets: set[str],
+    images: list[pull.ImagePlan],
     progress: Progress,
     *,
     force: bool,
+    offline: bool,
+    podman_engine: bool,
+    gpu: bool,
+    warn: Callable[[str], None],
     show: Callable[[Progress], None],
 ) -> None:
-    """Podman's API has no BuildKit: its own builder makes the images, compose starts them."""
+    """Each image cached, pulled or built (only what is left), its row saying which."""
 
-    def building(spec: podman.BuildSpec) -> None:
-        for name in spec.services:
-            progress.rows[name] = Row("Building", "podman build")
+    def say(plan: pull.ImagePlan, phase: str, detail: str) -> None:
+        for name in plan.spec.services:
+            if name in progress.rows:
+                progress.rows[name] = Row(phase, detail)
         show(progress)
 
-    podman.build(config, targets, exists=engine.image_exists, force=force, on_build=building)
+    def warned(line: str) -> None:
+        warn(line)
+        progress.warnings.append(line)
+
+    pull.settle(
+        engine,
+        images,
+        force_build=force,
+        offline=offline,
+        warn=warned,
+        on_pull=lambda plan: say(plan, "Pulling", plan.source or ""),
+    )
+    for plan in images:
+        if plan.how == "pulled":
+            say(plan, "pulled", _pulled_detail(plan))
+        elif plan.how == "cached":
+            say(plan, "cached", plan.tag)
+    todo = [p for p in images if p.how == "build"]
+    if todo:
+        started = time.monotonic()
+        if podman_engine:
+            for plan in todo:
+                say(plan, "Building", "podman build")
+            podman.build([p.spec for p in todo])
+        else:
+            _compose_build(engine, todo, progress, gpu=gpu, show=show)
+        pull.mark_built(engine, images, time.monotonic() - started)
+        for plan in todo:
+            say(plan, "built", f"{plan.tag} in {plan.seconds:.0f}s")
+    assert engine.project is not None
+    pull.remember(engine.project.root, images, engine)
+
+
+def _pulled_detail(plan: pull.ImagePlan) -> str:
+    size = f"{(plan.size or 0) / 1e6:.0f} MB" if plan.size else "?"
+    return f"{size} in {plan.seconds:.1f}s ({(plan.digest or '')[:19]})"
+
+
+def _compose_build(
+    engine: Engine,
+    todo: list[pull.ImagePlan],
+    progress: Progress,
+    *,
+    gpu: bool,
+    show: Callable[[Progress], None],
+) -> None:
+    """`compose build` of exactly these images (one service names each), with live progress.
+    Each image carries BuildKit's inline cache, so one pushed seeds a teammate's build."""
+
+    def feed(line: str) -> None:
+        if progress.feed(line):
+            show(progress)
+
+    names = [p.spec.services[0] for p in todo]
+    try:
+        engine.build(names, gpu=gpu, args={"BUILDKIT_INLINE_CACHE": "1"}, on_line=feed)
+    except DockerCommandError as error:
+        failure = _build_failure(progress, error)
+        assert failure is not None  # a build's failure is always one
+        raise failure from None
 
 
 def start_service(

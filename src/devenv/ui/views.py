@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from devenv.scaffold.update import UpdateResult
     from devenv.stack.lifecycle import VolumePlan
     from devenv.stack.platforms import Platform
+    from devenv.stack.pull import ImagePlan
     from devenv.stack.start import UpResult
     from devenv.stack.status import ServiceStatus
 
@@ -130,6 +131,7 @@ def status(statuses: list[ServiceStatus], *, as_json: bool) -> None:
 
 
 def up(result: UpResult, token: str | None, *, as_json: bool) -> None:
+    from devenv.stack.pull import summary
     from devenv.stack.status import url_rows
 
     if result.env.created:
@@ -138,8 +140,12 @@ def up(result: UpResult, token: str | None, *, as_json: bool) -> None:
         console.info(f".env: added {', '.join(result.env.added)} from .env.example")
     if result.gpu_note:
         console.info(f"GPU: {result.gpu_reason}")
+    for line in result.warnings:
+        console.warn(line)
     if result.converged:
         console.info("already up as configured (same configuration and images): nothing started")
+    elif made := summary(result.images):
+        console.info(made)
     if as_json:
         console.print_json(
             report(
@@ -148,10 +154,36 @@ def up(result: UpResult, token: str | None, *, as_json: bool) -> None:
                 gpu=result.gpu,
                 gpu_reason=result.gpu_reason,
                 converged=result.converged,
+                images=[plan.as_dict() for plan in result.images],
+                warnings=result.warnings,
             )
         )
         return
     console.print_urls(url_rows(result.statuses, token))
+
+
+def content_tags(plans: list[ImagePlan], *, as_json: bool) -> None:
+    rows = [
+        {
+            "service": p.service,
+            "image": p.image,
+            "tag": p.tag,
+            "context": str(p.spec.context),
+            "dockerfile": str(p.spec.dockerfile),
+            "args": p.spec.args,
+            "target": p.spec.target,
+            "platform": p.spec.platform,
+        }
+        for p in plans
+    ]
+    if as_json:
+        console.print_json({"images": rows})
+        return
+    console.out.print(
+        tables.table(
+            ["service", "content tag", "image"], [(p.service, p.tag, p.image) for p in plans]
+        )
+    )
 
 
 def gpu_check(result: GpuReport, *, as_json: bool) -> None:
