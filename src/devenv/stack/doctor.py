@@ -22,7 +22,7 @@ from devenv.core.result import Result, from_error
 from devenv.docker import compose, gpu
 from devenv.docker.engine import Engine
 from devenv.docker.records import EngineInfo
-from devenv.stack import platforms, preflight
+from devenv.stack import platforms, preflight, pull
 
 GIB = 1 << 30
 # Rough sizes of what a project builds (images + build cache); CUDA torch adds several GB.
@@ -250,6 +250,7 @@ def run(
             checks.append(config_error)
         elif config is not None and info is not None:
             checks.append(preflight.check_published_ports(engine))
+            checks.append(pull.check(engine))
     return checks
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from devenv.core import http
 from devenv.core.envfile import read_env
 from devenv.core.errors import DevenvError, DockerCommandError, RegistryUnavailableError, shorten
+from devenv.core.result import Result
 from devenv.docker import builds
 from devenv.docker.builds import BuildSpec
 from devenv.docker.engine import Engine
@@ -76,18 +77,18 @@ def check_prefix(prefix: str) -> str | None:
 
 
 def reachable(prefix: str) -> str | None:
-    """None when the registry answers HTTP at all (401 counts: docker logs in); else why not.
-    Loopback registries speak plain HTTP (docker's own rule), others HTTPS."""
+    """None when the registry answers (401 counts: docker logs in); else why not, at once,
+    rather than after docker's own retries. Loopback speaks plain HTTP (docker's rule)."""
     host = prefix.split("/", 1)[0]
     scheme = "http" if host.split(":")[0] in LOOPBACK else "https"
     try:
         http.request(
             "GET",
             f"{scheme}://{host}/v2/",
-            service=f"the registry {host}",
+            service=f"the team registry {host}",
             doing="answer",
             timeout=3,
-            expect=tuple(range(200, 600)),
+            expect=tuple(range(200, 500)),
             error=RegistryUnavailableError,
         )
     except DevenvError as error:
@@ -144,26 +145,27 @@ def settle(
     warn: Callable[[str], None],
     on_pull: Callable[[ImagePlan], None],
 ) -> list[ImagePlan]:
-    """Decide each image: cached (tagged here), pulled, or left to build (`how == "build"`)."""
+    """Decide each image: cached (tagged here), pulled, or left to build (`how == "build"`).
+    The registry is looked at only for what is not here, and only once found usable."""
     assert engine.project is not None
-    prefix = None if offline else registry_prefix(engine.project.root, engine.env)
-    if prefix and (problem := check_prefix(prefix)):
-        warn(f"{problem}; building locally")
-        prefix = None
-    if prefix and not force_build and (problem := reachable(prefix)):
-        warn(f"the team registry does not answer ({problem}); building locally")
-        prefix = None
-    arch = str(engine.info.facts.get("Architecture") or "")
+    if force_build:
+        return found
     ids = engine.image_ids([t for p in found for t in (p.image, p.marker)])
     for plan in found:
-        if force_build:
-            continue
         if ids.get(plan.marker):
             if ids.get(plan.image) != ids[plan.marker]:
                 engine.image_tag(plan.marker, plan.image)
             plan.how = "cached"
-        elif prefix:
-            _pull(engine, plan, prefix, arch, warn=warn, on_pull=on_pull)
+    missing = [p for p in found if p.how == "build"]
+    prefix = None if offline else registry_prefix(engine.project.root, engine.env)
+    if not missing or not prefix:
+        return found
+    if problem := check_prefix(prefix) or reachable(prefix):
+        warn(f"{problem}: building locally (fix {SETTING} in .env.example, or use --offline)")
+        return found
+    arch = str(engine.info.facts.get("Architecture") or "")
+    for plan in missing:
+        _pull(engine, plan, prefix, arch, warn=warn, on_pull=on_pull)
     return found
 
 
@@ -261,3 +263,46 @@ def read_sources(root: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def origins(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Service -> where the image it runs came from: pulled (from where, which digest) or
+    built here, as the last `up` recorded it, for images still the same."""
+    if engine.project is None:
+        return {}
+    record = read_sources(engine.project.root)
+    by_image = {e.get("image"): e for e in record.values() if isinstance(e, dict)}
+    found = {}
+    for name, spec in (engine.config.get("services") or {}).items():
+        entry = by_image.get(spec.get("image"))
+        if entry:
+            keep = ("how", "source", "digest", "tag")
+            found[name] = {k: entry.get(k) for k in keep}
+    return found
+
+
+def check(engine: Engine) -> Result:
+    """doctor's row: per image, pulled (and its digest) or built here; what `up` would do."""
+    found = plans(engine, set(engine.config.get("services") or {}))
+    record = read_sources(engine.project.root) if engine.project else {}
+    ids = engine.image_ids([t for p in found for t in (p.image, p.marker)])
+    parts, stale = [], []
+    for plan in found:
+        entry = record.get(plan.service) or {}
+        if not ids.get(plan.image):
+            parts.append(f"{plan.service} not here yet")
+        elif ids.get(plan.marker) != ids.get(plan.image):
+            stale.append(plan.service)
+            parts.append(f"{plan.service} out of date")
+        elif entry.get("how") == "pulled":
+            parts.append(f"{plan.service} pulled ({str(entry.get('digest'))[:19]}…)")
+        else:
+            parts.append(f"{plan.service} built here")
+    prefix = registry_prefix(engine.project.root, engine.env) if engine.project else None
+    where = f"; registry {prefix}" if prefix else "; no team registry (IMAGE_REGISTRY)"
+    return Result(
+        "images",
+        "warn" if stale else "ok",
+        ", ".join(parts) + where,
+        "devenv up makes them again (pulled when the registry has them)" if stale else None,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from devenv.core import services
 from devenv.core.errors import StackUnhealthyError
@@ -12,6 +13,7 @@ from devenv.core.result import Result
 from devenv.core.services import Service, check_names
 from devenv.docker.engine import Engine
 from devenv.docker.records import Container
+from devenv.stack import pull
 from devenv.stack.health import ProbeResult
 from devenv.stack.probes import probe
 
@@ -26,6 +28,7 @@ class ServiceStatus:
     state: str
     health: str | None
     probe: ProbeResult | None
+    image: dict[str, Any] | None = None  # where its image came from (devenv.stack.pull)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +53,7 @@ class ServiceStatus:
                 "health": self.health,
                 "probe": self.probe.as_dict() if self.probe else None,
                 "ms": round(self.probe.latency_ms) if self.probe else None,
+                "image": self.image,
             },
         )
 
@@ -68,6 +72,7 @@ def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus
     else:
         chosen = [s for s in known if s.profile is None or s.name in states]
     current = {s.name: states.get(s.name, MISSING) for s in chosen}
+    origins = pull.origins(engine)
     # Probes are independent network or exec calls: run them side by side.
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
         futures = {s.name: pool.submit(probe, engine, s) for s in chosen if current[s.name].running}
@@ -77,6 +82,7 @@ def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus
                 current[s.name].state,
                 current[s.name].health,
                 futures[s.name].result() if s.name in futures else None,
+                origins.get(s.name),
             )
             for s in chosen
         ]
