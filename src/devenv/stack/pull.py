@@ -123,7 +123,7 @@ def why_not_pulled(error: DockerCommandError, ref: str, prefix: str) -> str:
     """docker's reason, as one line a user can act on."""
     said = (error.stderr or error.message).lower()
     host = prefix.split("/", 1)[0]
-    if "manifest unknown" in said or "not found" in said:
+    if any(w in said for w in ("manifest unknown", "name unknown", "not found")):
         return f"{ref} is not in the registry yet"
     if "no matching manifest" in said:
         return f"{ref} exists only for another architecture"
