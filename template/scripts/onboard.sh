@@ -1,6 +1,7 @@
 #!/bin/sh
 # New-hire onboarding: from a laptop with Python and Docker to a running stack and a served model.
 # Idempotent: safe to run again. Usage: scripts/onboard.sh [devenv onboard options]
+#   scripts/onboard.sh --install-cli   only install the CLI (if needed) and print its path (CI)
 #
 # The devenv CLI is found on PATH, or where pipx, uv or an earlier run of this script put it;
 # otherwise it is installed from DEVENV_SOURCE (a pip requirement such as
@@ -86,6 +87,11 @@ if ! devenv_bin=$(find_devenv); then
   fi
   devenv_bin=$(find_devenv) || fail "devenv was installed but cannot be found" \
     "add ~/.local/bin to PATH (pipx ensurepath), then run this again"
+fi
+
+if [ "${1:-}" = "--install-cli" ]; then
+  printf '%s\n' "$devenv_bin"
+  exit 0
 fi
 
 case "$(command -v devenv 2>/dev/null || true)" in

@@ -102,3 +102,13 @@ def test_a_cli_already_on_path_is_used(machine) -> None:  # type: ignore[no-unty
     result = run(project, env, "my-args")
     assert result.returncode == 0 and result.stdout.strip() == "on PATH: onboard my-args"
     assert "add its folder" not in result.stderr
+
+
+def test_install_cli_only_installs_and_prints_where(machine) -> None:  # type: ignore[no-untyped-def]
+    """What the images workflow runs to get `devenv images tags`: nothing is onboarded."""
+    project, bin_dir, home, env = machine
+    tool(bin_dir, "pipx", FAKE_PIPX)
+    result = run(project, {**env, "DEVENV_SOURCE": "ml-devenv==0.2.0"}, "--install-cli")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(home / ".local" / "bin" / "devenv")
+    assert "devenv called" not in result.stdout
