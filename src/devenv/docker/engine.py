@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.core.errors import (
@@ -21,7 +22,7 @@ from devenv.core.errors import (
     ToolMissingError,
 )
 from devenv.docker import compose
-from devenv.docker.images import Images
+from devenv.docker.images import Images, json_progress
 from devenv.docker.records import (
     Container,
     EngineInfo,
@@ -66,20 +67,6 @@ def engine_unavailable() -> EngineUnavailableError:
     )
 
 
-@contextmanager
-def _json_progress() -> Iterator[None]:
-    """compose prints its progress as JSON lines (COMPOSE_PROGRESS=json) for the block."""
-    old = os.environ.get("COMPOSE_PROGRESS")
-    os.environ["COMPOSE_PROGRESS"] = "json"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("COMPOSE_PROGRESS", None)
-        else:
-            os.environ["COMPOSE_PROGRESS"] = old
-
-
 def cli_missing() -> ToolMissingError:
     return ToolMissingError(
         "the docker CLI is not installed (not found on PATH)",
@@ -99,7 +86,7 @@ class Engine(Images):
 
     # ------------------------------------------------------------ the translation
 
-    def _client(self, *, gpu: bool = False) -> DockerClient:
+    def _client(self, *, gpu: bool = False, extra: Sequence[Path] = ()) -> DockerClient:
         from python_on_whales import DockerClient
 
         if self.project is None:
@@ -113,6 +100,7 @@ class Engine(Images):
             files.append(root / USER_OVERRIDE)
         if gpu:
             files.append(root / GPU_OVERLAY)
+        files += list(extra)  # devenv's own, for one call (a build's cache sources)
         return DockerClient(
             compose_project_directory=self.project.root,
             compose_files=files,
@@ -147,9 +135,15 @@ class Engine(Images):
                 return_code=getattr(error, "return_code", None),
             ) from None
 
-    def _call(self, action: Callable[[DockerClient], Any], *, gpu: bool = False) -> Any:
+    def _call(
+        self,
+        action: Callable[[DockerClient], Any],
+        *,
+        gpu: bool = False,
+        extra: Sequence[Path] = (),
+    ) -> Any:
         with self.errors():
-            return action(self._client(gpu=gpu))
+            return action(self._client(gpu=gpu, extra=extra))
 
     def _change(self, action: Callable[[DockerClient], Any], *, gpu: bool = False) -> Any:
         """A call that changes containers: what was read of them is stale afterwards."""
@@ -381,7 +375,7 @@ class Engine(Images):
         """`compose up -d --wait`, its JSON progress lines handed to `on_line` as they come."""
 
         def start(d: DockerClient) -> None:
-            with _json_progress():
+            with json_progress():
                 stream = d.compose.up(
                     list(names) or None,
                     detach=True,
@@ -395,24 +389,6 @@ class Engine(Images):
                     on_line(line.decode(errors="replace"))
 
         self._change(start, gpu=gpu)
-
-    def build(
-        self,
-        names: Sequence[str],
-        *,
-        gpu: bool,
-        args: dict[str, str],
-        on_line: Callable[[str], None],
-    ) -> None:
-        """`compose build` of these services, its JSON progress lines handed to `on_line`."""
-
-        def build(d: DockerClient) -> None:
-            with _json_progress():
-                stream = d.compose.build(list(names), build_args=args, stream_logs=True)
-                for _source, line in stream or []:
-                    on_line(line.decode(errors="replace"))
-
-        self._call(build, gpu=gpu)
 
     def down(self, *, volumes: bool = False, timeout: int | None = None) -> None:
         """Stop and remove the containers; the volumes too only when asked."""

@@ -1,18 +1,38 @@
-"""The image half of the one door to Docker: local images by tag, pulls, pushes, facts.
+"""The image half of the one door to Docker: builds, local images by tag, pulls, pushes, facts.
 A mixin of `Engine` (devenv.docker.engine), which brings `_call` and the error mapping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from devenv.docker.records import ImageFacts
 
-Client = Any  # python-on-whales' Client: only devenv.docker.engine imports it
+
+@contextmanager
+def json_progress() -> Iterator[None]:
+    """compose prints its progress as JSON lines (COMPOSE_PROGRESS=json) for the block."""
+    old = os.environ.get("COMPOSE_PROGRESS")
+    os.environ["COMPOSE_PROGRESS"] = "json"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("COMPOSE_PROGRESS", None)
+        else:
+            os.environ["COMPOSE_PROGRESS"] = old
+
+
+Client = Any  # python-on-whales' DockerClient: only devenv.docker.engine imports it
 
 
 class Images:
-    def _call(self, action: Callable[[Client], Any], *, gpu: bool = False) -> Any:
+    def _call(
+        self, action: Callable[[Client], Any], *, gpu: bool = False, extra: Sequence[Path] = ()
+    ) -> Any:
         raise NotImplementedError  # Engine's
 
     def _inspect(self, d: Client, reference: str) -> Any:
@@ -67,3 +87,23 @@ class Images:
     def repo_digests(self, reference: str) -> list[str]:
         """`repository@sha256:…` for each registry this image was pushed to or pulled from."""
         return list(self._call(lambda d: d.image.inspect(reference)).repo_digests or [])
+
+    def build(
+        self,
+        names: Sequence[str],
+        *,
+        gpu: bool,
+        args: dict[str, str],
+        on_line: Callable[[str], None],
+        overlay: Path | None = None,
+    ) -> None:
+        """`compose build` of these services, its JSON progress lines handed to `on_line`;
+        `overlay`: one more compose file for this build only (cache sources)."""
+
+        def build(d: Client) -> None:
+            with json_progress():
+                stream = d.compose.build(list(names), build_args=args, stream_logs=True)
+                for _source, line in stream or []:
+                    on_line(line.decode(errors="replace"))
+
+        self._call(build, gpu=gpu, extra=[overlay] if overlay else [])

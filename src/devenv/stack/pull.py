@@ -49,6 +49,7 @@ class ImagePlan:
     size: int | None = None
     seconds: float = 0.0
     why: str | None = None  # why it was not pulled, when it could have been
+    cache_from: list[str] = field(default_factory=list)  # the team's layer cache, to build
 
     @property
     def marker(self) -> str:
@@ -166,7 +167,30 @@ def settle(
     arch = str(engine.info.facts.get("Architecture") or "")
     for plan in missing:
         _pull(engine, plan, prefix, arch, warn=warn, on_pull=on_pull)
+        if plan.how == "build":
+            plan.cache_from = cache_sources(prefix, plan.service)
     return found
+
+
+def cache_sources(prefix: str, service: str) -> list[str]:
+    """Where a build finds the team's layers: CI's registry cache (every stage, `mode=max`)
+    and the last image `devenv images push` tagged `dev` (its inline cache: final stage)."""
+    return [f"type=registry,ref={prefix}/{service}:buildcache", f"{prefix}/{service}:dev"]
+
+
+def cache_overlay(root: Path, found: list[ImagePlan]) -> Path | None:
+    """A compose file adding each build's cache sources, for that build only; None: none."""
+    services = {
+        plan.spec.services[0]: {"build": {"cache_from": plan.cache_from}}
+        for plan in found
+        if plan.how == "build" and plan.cache_from
+    }
+    if not services:
+        return None
+    path = root / ".devenv" / "compose.build-cache.json"  # JSON is YAML: compose reads it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"services": services}, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _pull(

@@ -405,16 +405,21 @@ def _compose_build(
     gpu: bool,
     show: Callable[[Progress], None],
 ) -> None:
-    """`compose build` of exactly these images (one service names each), with live progress.
-    Each image carries BuildKit's inline cache, so one pushed seeds a teammate's build."""
+    """`compose build` of exactly these images (one service names each), with live progress,
+    importing the team's layer cache when the registry is in use. Each image carries BuildKit's
+    inline cache, so one pushed seeds a teammate's build."""
 
     def feed(line: str) -> None:
         if progress.feed(line):
             show(progress)
 
     names = [p.spec.services[0] for p in todo]
+    assert engine.project is not None
+    overlay = pull.cache_overlay(engine.project.root, todo)
     try:
-        engine.build(names, gpu=gpu, args={"BUILDKIT_INLINE_CACHE": "1"}, on_line=feed)
+        engine.build(
+            names, gpu=gpu, args={"BUILDKIT_INLINE_CACHE": "1"}, on_line=feed, overlay=overlay
+        )
     except DockerCommandError as error:
         failure = _build_failure(progress, error)
         assert failure is not None  # a build's failure is always one
