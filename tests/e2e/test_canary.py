@@ -62,7 +62,7 @@ def test_canary_split_shift_and_promote(capsys, project_dir: Stack) -> None:  # 
     assert no_challenger.code == 2 and "alias 'challenger'" in no_challenger.err
     assert "MODEL_ALIAS=challenger" in no_challenger.err, "the hint says how to make one"
     assert read_env(root / ".env")["CANARY_PERCENT"] == "0"
-    assert not (root / ".devenv").exists(), "nothing rendered, nothing started"
+    assert not (root / ".devenv" / "gateway").exists(), "nothing rendered, nothing started"
 
     trained = project_dir.compose(
         "exec", "-T", "-e", "MODEL_ALIAS=challenger", "jupyter",

@@ -5,7 +5,8 @@ pushes its images to the project's own registry (profile `registry`, standing in
 team's), which `.env.example` names as IMAGE_REGISTRY. The creator's project images are then
 deleted, so their layers must travel again. A teammate's clean clone computes the same content
 tags, and `devenv up` pulls every image and builds none. A one-line change to the serving app
-then rebuilds serving only. Cold build and cold pull are timed side by side in this one run.
+then rebuilds serving only, with and without the team's layer cache. Cold build and cold pull
+are timed side by side in this one run.
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ def up(root: Path, *args: str) -> tuple[dict, float]:  # type: ignore[type-arg]
 
 def how(report: dict) -> dict[str, str]:  # type: ignore[type-arg]
     return {image["service"]: image["how"] for image in report["images"]}
+
+
+def how_pulled(report: dict, service: str) -> dict:  # type: ignore[type-arg]
+    (image,) = [i for i in report["images"] if i["service"] == service]
+    return image  # type: ignore[no-any-return]
+
+
+def layers(image: str) -> list[str]:
+    done = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", image],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return list(json.loads(done.stdout))
 
 
 def tags(root: Path) -> dict[str, str]:
@@ -111,17 +125,45 @@ def test_a_teammate_pulls_what_the_creator_pushed_and_rebuilds_only_what_changed
         assert all(r["status"] == "ok" for r in pulled["results"]), pulled["results"]
         status = devenv_cli(teammate, "status", "--json")
         assert status.returncode == 0, status.stderr
+        origin = {r["name"]: r["data"]["image"] for r in json.loads(status.stdout)["results"]}
+        assert origin["serving"]["how"] == "pulled"
+        assert origin["serving"]["digest"] == how_pulled(pulled, "serving")["digest"]
+        pulled_ref = how_pulled(pulled, "serving")["source"]
 
-        # One line of the serving app changes: only serving's tag and image change.
-        app = teammate / "services" / "serving" / "app" / "main.py"
-        app.write_text(app.read_text() + "\n# a teammate's one-line change\n")
-        changed = tags(teammate)
-        assert {k for k in content if changed[k] != content[k]} == {"serving"}
-        again, rebuild_seconds = up(teammate)
-        assert how(again) == {**{k: "cached" for k in content}, "serving": "built"}, how(again)
+        # A teammate's edits on a laptop whose build cache is empty (only the pulled images):
+        # each rebuilds serving alone, with the team's layer cache and without (--offline).
+        serving = teammate / "services" / "serving"
+        figures = {}
+        for what, path, line in [
+            ("one-line app change", serving / "app" / "main.py", "# a teammate's edit {n}\n"),
+            ("one pin added", serving / "requirements.txt", "six==1.1{n}.0\n"),
+        ]:
+            original = path.read_text()
+            for n, cached in enumerate((True, False), start=6):
+                path.write_text(original + line.format(n=n))
+                changed = tags(teammate)
+                assert {k for k in content if changed[k] != content[k]} == {"serving"}
+                subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True)
+                again, seconds = up(teammate, *(() if cached else ("--offline",)))
+                expected = {**{k: "cached" for k in content}, "serving": "built"}
+                assert how(again) == expected, how(again)
+                figures[what, cached] = seconds
+                if what.startswith("one-line"):
+                    # With the team's cache every layer but the app's is reused, not rebuilt;
+                    # without, the virtualenv is rebuilt too (pip's .pyc files never give
+                    # the same digest twice).
+                    new, old = layers(f"{name}-serving:local"), layers(pulled_ref)
+                    assert len(new) == len(old)
+                    differ = sum(a != b for a, b in zip(new, old, strict=True))
+                    assert differ == 1 if cached else differ > 1, (cached, new, old)
+            path.write_text(original)
 
         print(
             f"cold onboarding, same machine: build {build_seconds:.0f}s vs pull "
             f"{pull_seconds:.0f}s (pull = {pull_seconds / build_seconds:.0%} of build); "
-            f"one-line serving change: {rebuild_seconds:.0f}s"
+            + "; ".join(
+                f"{what}: {figures[what, True]:.0f}s with the team's cache vs "
+                f"{figures[what, False]:.0f}s without"
+                for what in ("one-line app change", "one pin added")
+            )
         )

@@ -106,3 +106,70 @@ def test_a_bad_tag_is_refused_before_anything(tmp_path: Path, tag: str) -> None:
 
     with pytest.raises(UsageError, match="not a valid image tag"):
         images.push(engine, ["serving"], address=None, tag=tag, on_step=never, on_progress=never)
+
+
+class Pushing(FakeEngine):
+    """Records tags and pushes; docker's own digest for what it pushed."""
+
+    def image_tag(self, source: str, target: str) -> None:
+        self.images[target] = self.images[source]
+
+    def image_push(self, tag: str) -> None:
+        self.calls.append(("push", tag))
+
+    def repo_digests(self, reference: str) -> list[str]:
+        return [f"{reference.rpartition(':')[0]}@sha256:{'b' * 64}"]
+
+
+def test_push_to_the_team_registry_adds_the_content_tag_and_asks_docker_the_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IMAGE_REGISTRY on a remote host: docker pushes (its login), no plain-HTTP API call."""
+    from devenv.core import http
+    from devenv.stack import pull
+
+    def no_http(*_: object, **__: object) -> None:
+        raise AssertionError("a remote registry is docker's to talk to")
+
+    monkeypatch.setattr(http, "request", no_http)
+    monkeypatch.setattr(images, "write_sbom", lambda *a: images.Result("sbom", "skip", "no"))
+    (tmp_path / "serving").mkdir()
+    (tmp_path / "serving" / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    config = {
+        "name": "proj",
+        "services": {
+            "serving": {
+                "build": {"context": str(tmp_path / "serving")},
+                "image": "proj-serving:local",
+            }
+        },
+    }
+    (tmp_path / ".env").write_text("REGISTRY_PORT=5051\n")
+    (tmp_path / ".env.example").write_text("IMAGE_REGISTRY=ghcr.io/acme/proj\n")
+    engine = Pushing(tmp_path, config)
+    engine.images = {"proj-serving:local": "sha256:1"}
+    (result,) = images.push(
+        engine, [], address=None, tag="v1", on_step=lambda r: None, on_progress=lambda p: None
+    )
+    (plan,) = pull.plans(engine, {"serving"})
+    repo = "ghcr.io/acme/proj/serving"
+    assert [c[1] for c in engine.calls if c[0] == "push"] == [
+        f"{repo}:v1",
+        f"{repo}:dev",
+        f"{repo}:{plan.tag}",
+    ]
+    assert result.data["digest"] == "sha256:" + "b" * 64
+    assert result.data["content_tag"] == plan.tag
+
+
+def test_push_refuses_a_malformed_team_registry(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("REGISTRY_PORT=5051\n")
+    (tmp_path / ".env.example").write_text("IMAGE_REGISTRY=https://ghcr.io/acme\n")
+    engine = FakeEngine(tmp_path, CONFIG)
+    engine.images = {"proj-serving:local": "sha256:1"}
+
+    def never(*_: object) -> None:
+        raise AssertionError("nothing may be pushed or started")
+
+    with pytest.raises(UsageError, match="has a scheme"):
+        images.push(engine, ["serving"], address=None, tag="v1", on_step=never, on_progress=never)

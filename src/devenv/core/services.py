@@ -62,6 +62,10 @@ def from_config(config: dict[str, Any]) -> list[Service]:
     return sorted(found, key=lambda s: (s.order, s.name))
 
 
+# Images built here and never pushed: the local registry's own (it holds the pushed ones).
+LOCAL_ONLY = frozenset({"registry"})
+
+
 def built_images(config: dict[str, Any]) -> dict[str, str]:
     """service -> image, once for each image the compose model builds. Where services share an
     image (bucket-init runs MLflow's), the long-running one names it."""

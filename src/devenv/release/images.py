@@ -78,7 +78,7 @@ def project_name(engine: Engine) -> str:
 def built_images(engine: Engine) -> dict[str, str]:
     """service -> local image, for every image compose builds except the registry's own."""
     built = services.built_images(engine.config)
-    return {name: image for name, image in built.items() if name != SERVICE}
+    return {name: image for name, image in built.items() if name not in services.LOCAL_ONLY}
 
 
 def source_tag(root: Path) -> str:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from devenv.core import http
+from devenv.core import http, services
 from devenv.core.envfile import read_env
 from devenv.core.errors import DevenvError, DockerCommandError, RegistryUnavailableError, shorten
 from devenv.core.result import Result
@@ -33,6 +33,8 @@ PREFIX = re.compile(
     r"(/[a-z0-9]+([._-][a-z0-9]+)*)*\Z"
 )
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+# Answers about the registry rather than one image: no point asking for the next image.
+WHOLE_REGISTRY = ("denied access", "plain HTTP")
 
 How = Literal["cached", "pulled", "built", "build"]  # build: still to be built
 
@@ -100,18 +102,12 @@ def reachable(prefix: str) -> str | None:
 def plans(engine: Engine, targets: set[str]) -> list[ImagePlan]:
     """One plan per image the target services build, named as `devenv images push` names it."""
     config = engine.config
-    namer = {image: service for service, image in _built(config).items()}
+    namer = {image: service for service, image in services.built_images(config).items()}
     found = []
     for spec in builds.specs(config, targets):
         service = namer.get(spec.image, spec.services[0])
         found.append(ImagePlan(service, spec.image, builds.content_tag(spec), spec))
     return found
-
-
-def _built(config: dict[str, Any]) -> dict[str, str]:
-    from devenv.core import services
-
-    return services.built_images(config)
 
 
 def current(engine: Engine, found: list[ImagePlan]) -> bool:
@@ -157,7 +153,7 @@ def settle(
             if ids.get(plan.image) != ids[plan.marker]:
                 engine.image_tag(plan.marker, plan.image)
             plan.how = "cached"
-    missing = [p for p in found if p.how == "build"]
+    missing = [p for p in found if p.how == "build" and p.service not in services.LOCAL_ONLY]
     prefix = None if offline else registry_prefix(engine.project.root, engine.env)
     if not missing or not prefix:
         return found
@@ -167,6 +163,8 @@ def settle(
     arch = str(engine.info.facts.get("Architecture") or "")
     for plan in missing:
         _pull(engine, plan, prefix, arch, warn=warn, on_pull=on_pull)
+        if plan.why and any(sign in plan.why for sign in WHOLE_REGISTRY):
+            break  # the same answer for every image: said once, everything built here
         if plan.how == "build":
             plan.cache_from = cache_sources(prefix, plan.service)
     return found
@@ -181,7 +179,7 @@ def cache_sources(prefix: str, service: str) -> list[str]:
 def cache_overlay(root: Path, found: list[ImagePlan]) -> Path | None:
     """A compose file adding each build's cache sources, for that build only; None: none."""
     services = {
-        plan.spec.services[0]: {"build": {"cache_from": plan.cache_from}}
+        plan.service: {"build": {"cache_from": plan.cache_from}}
         for plan in found
         if plan.how == "build" and plan.cache_from
     }
@@ -210,7 +208,9 @@ def _pull(
         engine.image_pull(ref)
     except DockerCommandError as error:
         plan.why = why_not_pulled(error, ref, prefix)
-        if "not in the registry yet" not in plan.why:
+        if any(sign in plan.why for sign in WHOLE_REGISTRY):
+            warn(f"{plan.why}: building every image locally")
+        elif "not in the registry yet" not in plan.why:
             warn(f"{plan.why}; building {plan.service} locally")
         plan.source = None
         return

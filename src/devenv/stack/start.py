@@ -413,7 +413,7 @@ def _compose_build(
         if progress.feed(line):
             show(progress)
 
-    names = [p.spec.services[0] for p in todo]
+    names = [p.service for p in todo]
     assert engine.project is not None
     overlay = pull.cache_overlay(engine.project.root, todo)
     try:
