@@ -17,6 +17,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that empty BuildKit's cache (to time a cold build) run last: every test before
+    them keeps the warm layers the others share."""
+    items.sort(key=lambda item: item.get_closest_marker("cold_build_cache") is not None)
+
+
 @cache
 def _engine_problem() -> str | None:
     """None when a Docker engine answers, else a one-line reason."""

@@ -31,7 +31,7 @@ from tests.e2e.conftest import (
 )
 from tests.helpers import git
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.cold_build_cache]
 
 
 def up(root: Path, *args: str) -> tuple[dict, float]:  # type: ignore[type-arg]
