@@ -168,3 +168,27 @@ def test_the_rendered_contexts_send_what_their_dockerfiles_copy(tmp_path: Path) 
     sent = {p.relative_to(serving).as_posix() for p in builds.context_files(serving)}
     assert "requirements.txt" in sent and "app/main.py" in sent
     assert not any("__pycache__" in p for p in sent)
+
+
+def test_an_unreadable_file_is_one_clear_error(
+    base: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a mode-000 file reads for anyone but root (CI runs as root: the OS is stood in for)."""
+    from devenv.core.errors import BuildFailedError
+
+    root, _ = base
+    locked = root / "app" / "locked.py"
+    locked.write_text("X = 1\n")
+    real = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path == locked:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(
+        BuildFailedError, match=r"cannot read .*locked\.py.*Permission denied"
+    ) as raised:
+        content_tag(spec(root))
+    assert ".dockerignore" in (raised.value.hint or "")

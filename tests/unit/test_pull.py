@@ -245,4 +245,6 @@ def test_built_images_get_their_content_tag_and_a_record(
     assert pull.current(e, found)
     record = pull.read_sources(project)
     assert record["serving"]["how"] == "built" and record["serving"]["id"] == "id-s"
-    assert pull.origins(e)["bucket-init"]["tag"] == record["mlflow"]["tag"]
+    assert pull.origins(e, {})["bucket-init"]["tag"] == record["mlflow"]["tag"]
+    assert pull.origins(e, {"serving": "id-s"})["serving"]["how"] == "built"
+    assert "serving" not in pull.origins(e, {"serving": "id-other"}), "not the image it runs"

@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from devenv.core.errors import BuildFailedError
+
 # Bump when the recipe changes: every tag changes with it, never silently half of them.
 RECIPE = "devenv-content-tag/1"
 PREFIX = "c-"
@@ -192,7 +194,14 @@ def content_tag(spec: BuildSpec) -> str:
     for path in files:
         inside = path.is_relative_to(spec.context)
         where = path.relative_to(spec.context).as_posix() if inside else path.name
-        put("file", where, _mode(path), path.read_bytes())
+        try:
+            put("file", where, _mode(path), path.read_bytes())
+        except OSError as error:
+            raise BuildFailedError(
+                f"cannot read {path} of {spec.image}'s build context: {error.strerror}",
+                hint="docker could not send it either: fix its owner or mode, or list it in "
+                f"{spec.context / '.dockerignore'}",
+            ) from None
     put("dockerfile", spec.dockerfile.name)
     for key in sorted(k for k in spec.args if k not in NEUTRAL_ARGS):
         put("arg", key, spec.args[key])

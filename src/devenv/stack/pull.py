@@ -178,16 +178,16 @@ def cache_sources(prefix: str, service: str) -> list[str]:
 
 def cache_overlay(root: Path, found: list[ImagePlan]) -> Path | None:
     """A compose file adding each build's cache sources, for that build only; None: none."""
-    services = {
+    chosen = {
         plan.service: {"build": {"cache_from": plan.cache_from}}
         for plan in found
         if plan.how == "build" and plan.cache_from
     }
-    if not services:
+    if not chosen:
         return None
     path = root / ".devenv" / "compose.build-cache.json"  # JSON is YAML: compose reads it
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"services": services}, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({"services": chosen}, indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -289,9 +289,10 @@ def read_sources(root: Path) -> dict[str, dict[str, Any]]:
     return found if isinstance(found, dict) else {}
 
 
-def origins(engine: Engine) -> dict[str, dict[str, Any]]:
+def origins(engine: Engine, running: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Service -> where the image it runs came from: pulled (from where, which digest) or
-    built here, as the last `up` recorded it, for images still the same."""
+    built here, as the last `up` recorded it. `running`: service -> the image ID its
+    container runs; a container on another image than the one recorded gets nothing."""
     if engine.project is None:
         return {}
     record = read_sources(engine.project.root)
@@ -299,7 +300,7 @@ def origins(engine: Engine) -> dict[str, dict[str, Any]]:
     found = {}
     for name, spec in (engine.config.get("services") or {}).items():
         entry = by_image.get(spec.get("image"))
-        if entry:
+        if entry and running.get(name) in (None, "", entry.get("id")):
             keep = ("how", "source", "digest", "tag")
             found[name] = {k: entry.get(k) for k in keep}
     return found

@@ -72,7 +72,7 @@ def status(engine: Engine, names: list[str] | None = None) -> list[ServiceStatus
     else:
         chosen = [s for s in known if s.profile is None or s.name in states]
     current = {s.name: states.get(s.name, MISSING) for s in chosen}
-    origins = pull.origins(engine)
+    origins = pull.origins(engine, {name: c.image_id for name, c in current.items()})
     # Probes are independent network or exec calls: run them side by side.
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
         futures = {s.name: pool.submit(probe, engine, s) for s in chosen if current[s.name].running}
