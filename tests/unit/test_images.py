@@ -147,11 +147,12 @@ def test_push_to_the_team_registry_adds_the_content_tag_and_asks_docker_the_dige
     (tmp_path / ".env").write_text("REGISTRY_PORT=5051\n")
     (tmp_path / ".env.example").write_text("IMAGE_REGISTRY=ghcr.io/acme/proj\n")
     engine = Pushing(tmp_path, config)
-    engine.images = {"proj-serving:local": "sha256:1"}
+    (plan,) = pull.plans(engine, {"serving"})
+    # What devenv up leaves: the image, and its content tag naming the same image.
+    engine.images = {"proj-serving:local": "sha256:1", plan.marker: "sha256:1"}
     (result,) = images.push(
         engine, [], address=None, tag="v1", on_step=lambda r: None, on_progress=lambda p: None
     )
-    (plan,) = pull.plans(engine, {"serving"})
     repo = "ghcr.io/acme/proj/serving"
     assert [c[1] for c in engine.calls if c[0] == "push"] == [
         f"{repo}:v1",
@@ -159,7 +160,17 @@ def test_push_to_the_team_registry_adds_the_content_tag_and_asks_docker_the_dige
         f"{repo}:{plan.tag}",
     ]
     assert result.data["digest"] == "sha256:" + "b" * 64
-    assert result.data["content_tag"] == plan.tag
+    assert result.data["content_tag"] == plan.tag and result.status == "ok"
+
+    # The files changed since: that image is not what they make, so no content tag for it.
+    (tmp_path / "serving" / "app.py").write_text("print('new')\n")
+    engine.calls.clear()
+    (stale,) = images.push(
+        engine, [], address=None, tag="v2", on_step=lambda r: None, on_progress=lambda p: None
+    )
+    assert [c[1] for c in engine.calls if c[0] == "push"] == [f"{repo}:v2", f"{repo}:dev"]
+    assert stale.status == "warn" and "no content tag" in stale.detail
+    assert stale.data["content_tag"] is None and "devenv up" in (stale.fix or "")
 
 
 def test_push_refuses_a_malformed_team_registry(tmp_path: Path) -> None:

@@ -140,7 +140,11 @@ def push(
     registry = registry_for(engine, address)
     own = address is None or registry.address == f"localhost:{engine.env.get('REGISTRY_PORT')}"
     ensure_running(engine, registry, own=own, on_progress=on_progress)
-    contents = {p.image: p.tag for p in pull.plans(engine, set(chosen))}
+    # The content tag only for an image made from today's files (devenv up tags it so): a
+    # stale one under it would hand teammates an image their files do not make.
+    plans = pull.plans(engine, set(chosen))
+    ids = engine.image_ids([t for p in plans for t in (p.image, p.marker)])
+    contents = {p.image: p.tag for p in plans if ids.get(p.marker) == ids.get(p.image)}
     record = _read_record(root)
     results = []
     for service, image in chosen.items():
@@ -166,8 +170,10 @@ def push(
         entry["sbom"] = sbom.data.get("path")
         result = Result(
             service,
-            "ok",
-            f"{remote}:{version} = {digest[:19]}…",
+            "ok" if image in contents else "warn",
+            f"{remote}:{version} = {digest[:19]}…"
+            + ("" if image in contents else "; no content tag: not built from today's files"),
+            None if image in contents else "devenv up makes it from today's files; push again",
             data={
                 "repository": remote,
                 "tag": version,
@@ -189,7 +195,7 @@ def _pushed_digest(engine: Engine, registry: Registry, repository: str, tag: str
     if registry.loopback:
         return registry.digest(repository, tag)
     prefix = f"{registry.address}/{repository}@"
-    found = [d for d in engine.repo_digests(f"{registry.address}/{repository}:{tag}")]
+    found = engine.repo_digests(f"{registry.address}/{repository}:{tag}")
     return next((d.removeprefix(prefix) for d in found if d.startswith(prefix)), None)
 
 
