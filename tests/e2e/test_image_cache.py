@@ -133,6 +133,7 @@ def test_a_teammate_pulls_what_the_creator_pushed_and_rebuilds_only_what_changed
         # A teammate's edits on a laptop whose build cache is empty (only the pulled images):
         # each rebuilds serving alone, with the team's layer cache and without (--offline).
         serving = teammate / "services" / "serving"
+        original_app = (serving / "app" / "main.py").read_text()
         figures = {}
         for what, path, line in [
             ("one-line app change", serving / "app" / "main.py", "# a teammate's edit {n}\n"),
@@ -157,6 +158,15 @@ def test_a_teammate_pulls_what_the_creator_pushed_and_rebuilds_only_what_changed
                     differ = sum(a != b for a, b in zip(new, old, strict=True))
                     assert differ == 1 if cached else differ > 1, (cached, new, old)
             path.write_text(original)
+
+        # A registry that does not answer never blocks work: one warning line, a local build.
+        with (teammate / ".env").open("a") as env:
+            env.write(f"IMAGE_REGISTRY=localhost:{free_port()}/{creator.name}\n")
+        (serving / "app" / "main.py").write_text(original_app + "# offline day\n")
+        down_day, _ = up(teammate)
+        assert how(down_day)["serving"] == "built"
+        (warning,) = down_day["warnings"]
+        assert "not answering" in warning and "building locally" in warning, warning
 
         print(
             f"cold onboarding, same machine: build {build_seconds:.0f}s vs pull "
