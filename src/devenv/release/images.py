@@ -81,6 +81,19 @@ def built_images(engine: Engine) -> dict[str, str]:
     return {name: image for name, image in built.items() if name not in services.LOCAL_ONLY}
 
 
+def chosen_images(engine: Engine, names: list[str]) -> dict[str, str]:
+    """service -> local image for the names given (every built one for none); an unknown name
+    is refused with the list there is."""
+    images = built_images(engine)
+    unknown = sorted(set(names) - set(images))
+    if unknown:
+        raise UnknownServiceError(
+            f"no image built for {shorten(', '.join(unknown))}",
+            hint=f"images this project builds: {', '.join(images)}",
+        )
+    return {n: images[n] for n in names} if names else images
+
+
 def source_tag(root: Path) -> str:
     """The project's git SHA (12 characters), `-dirty` when the tree has uncommitted changes."""
     head = git(root, "rev-parse", "--short=12", "HEAD", check=False)
@@ -118,14 +131,7 @@ def push(
             f"{shorten(tag)!r} is not a valid image tag",
             hint="letters, digits, _ . and -, up to 128 characters: e.g. v1.2.0",
         )
-    images = built_images(engine)
-    unknown = sorted(set(names) - set(images))
-    if unknown:
-        raise UnknownServiceError(
-            f"no image built for {shorten(', '.join(unknown))}",
-            hint=f"images this project builds: {', '.join(images)}",
-        )
-    chosen = {n: images[n] for n in names} if names else images
+    chosen = chosen_images(engine, names)
     missing = [n for n, image in chosen.items() if not engine.image_exists(image)]
     if missing:
         raise UsageError(
@@ -247,14 +253,7 @@ def promote(engine: Engine, source: str, target: str, *, address: str | None) ->
 
 def content_tags(engine: Engine, names: list[str]) -> list[pull.ImagePlan]:
     """Each image's content tag and what it is built from (what CI builds and pushes)."""
-    images = built_images(engine)
-    unknown = sorted(set(names) - set(images))
-    if unknown:
-        raise UnknownServiceError(
-            f"no image built for {shorten(', '.join(unknown))}",
-            hint=f"images this project builds: {', '.join(images)}",
-        )
-    return pull.plans(engine, set(names or images))
+    return pull.plans(engine, set(chosen_images(engine, names)))
 
 
 def write_sbom(image: str, root: Path, relative: Path) -> Result:
