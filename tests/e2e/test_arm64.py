@@ -73,6 +73,8 @@ def train(stack: Stack, alias: str) -> None:
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{stack.port('MLFLOW_PORT')}",
+        "MLFLOW_TRACKING_USERNAME": stack.env["MLFLOW_ADMIN_USER"],
+        "MLFLOW_TRACKING_PASSWORD": stack.env["MLFLOW_ADMIN_PASSWORD"],
         "MODEL_ALIAS": alias,
         "PYTHONPATH": str(stack.root / "src"),
     }

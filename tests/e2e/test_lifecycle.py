@@ -17,6 +17,7 @@ import time
 import httpx
 import pytest
 
+from devenv.clients.mlflow import login
 from tests.e2e.conftest import Stack
 from tests.helpers import run_cli
 
@@ -173,7 +174,10 @@ def test_a_dead_service_is_named_and_up_heals_it(capsys, project_dir: Stack) -> 
 
 
 def test_down_keeps_data(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
-    created = httpx.post(f"{mlflow(project_dir)}/experiments/create", json={"name": EXPERIMENT})
+    admin = login(project_dir.env)
+    created = httpx.post(
+        f"{mlflow(project_dir)}/experiments/create", json={"name": EXPERIMENT}, auth=admin
+    )
     assert created.status_code == 200, created.text
 
     result = run_cli(capsys, "down", cwd=project_dir.root)
@@ -182,7 +186,9 @@ def test_down_keeps_data(capsys, project_dir: Stack) -> None:  # type: ignore[no
 
     assert run_cli(capsys, "up", cwd=project_dir.root).code == 0
     found = httpx.get(
-        f"{mlflow(project_dir)}/experiments/get-by-name", params={"experiment_name": EXPERIMENT}
+        f"{mlflow(project_dir)}/experiments/get-by-name",
+        params={"experiment_name": EXPERIMENT},
+        auth=admin,
     )
     assert found.status_code == 200, "the experiment survived down/up"
 
@@ -241,6 +247,21 @@ def test_busy_port_stops_up_before_anything_starts(capsys, project_dir: Stack) -
     assert result.code == 14
     assert f"port {port}" in result.err and "MLFLOW_PORT" in result.err
     assert "pid" in result.err, "names the process holding the port"
+    assert not project_dir.engine.containers(), "nothing was started"
+
+
+def test_mlflow_without_its_login_is_refused_off_loopback(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
+    """Whoever reaches an MLflow without a login can register a model that serving runs."""
+    env = project_dir.root / ".env"
+    saved = env.read_text()
+    env.write_text(saved + "\nBIND_ADDRESS=0.0.0.0\nMLFLOW_AUTH=off\n")
+    try:
+        result = run_cli(capsys, "up", cwd=project_dir.root)
+    finally:
+        env.write_text(saved)
+    assert result.code == 2, result.err
+    assert "MLFLOW_AUTH=off" in result.err and "0.0.0.0" in result.err
+    assert "Traceback" not in result.err
     assert not project_dir.engine.containers(), "nothing was started"
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import boto3
+import httpx
 import pytest
 
+from devenv.clients.mlflow import login
 from devenv.stack import health
 from tests.e2e.conftest import Stack
 from tests.helpers import run_cli
@@ -75,8 +78,11 @@ def test_every_service_is_healthy(stack: Stack) -> None:
 
 def test_probes_prove_each_service_works_from_the_host(stack: Stack) -> None:
     """The CLI's probes, through the published loopback ports: API calls, not container state."""
-    mlflow = health.mlflow_api(f"http://localhost:{stack.port('MLFLOW_PORT')}")
+    url = f"http://localhost:{stack.port('MLFLOW_PORT')}"
+    mlflow = health.mlflow_api(url, auth=login(stack.env))
     assert mlflow.ok, mlflow
+    anonymous = health.mlflow_api(url)
+    assert not anonymous.ok and "HTTP 401" in anonymous.detail, "MLflow's login is enforced"
     jupyter = f"http://localhost:{stack.port('JUPYTER_PORT')}/lab"
     assert health.jupyter_api(jupyter, stack.env["JUPYTER_TOKEN"]).ok
     assert not health.jupyter_api(jupyter, "not-the-token").ok, "the token is enforced"
@@ -103,6 +109,44 @@ def test_mlflow_roundtrip_from_jupyter(stack: Stack) -> None:
     body = s3(stack).get_object(Bucket=stack.env["MLFLOW_BUCKET"], Key=matching[0])["Body"]
     assert body.read() == b"hello from jupyter"
     state["artifact_key"] = matching[0]
+
+
+def test_no_one_without_the_login_registers_a_model_or_moves_an_alias(stack: Stack) -> None:
+    """Serving runs whatever version the alias names: a model is code. Anonymous requests, a
+    wrong password and a forged Host header are all refused; the admin of .env is let in."""
+    assert state.get("run_id"), "needs the round-trip test"
+    api = f"http://localhost:{stack.port('MLFLOW_PORT')}/api/2.0/mlflow"
+    admin = login(stack.env)
+    assert admin is not None
+    intruders: list[dict[str, Any]] = [
+        {},
+        {"auth": (admin[0], admin[1] + "x")},
+        {"headers": {"Host": "mlflow:5000"}},
+    ]
+    for how in intruders:
+        created = httpx.post(f"{api}/registered-models/create", json={"name": "evil"}, **how)
+        assert created.status_code == 401, (how, created.status_code)
+        moved = httpx.post(
+            f"{api}/registered-models/alias",
+            json={"name": "evil", "alias": "champion", "version": "1"},
+            **how,
+        )
+        assert moved.status_code == 401, (how, moved.status_code)
+    created = httpx.post(f"{api}/registered-models/create", json={"name": "e2e-login"}, auth=admin)
+    assert created.status_code == 200, created.text
+    version = httpx.post(
+        f"{api}/model-versions/create",
+        json={"name": "e2e-login", "source": f"runs:/{state['run_id']}/note.txt"},
+        auth=admin,
+    )
+    assert version.status_code == 200, version.text
+    number = version.json()["model_version"]["version"]
+    aliased = httpx.post(
+        f"{api}/registered-models/alias",
+        json={"name": "e2e-login", "alias": "champion", "version": number},
+        auth=admin,
+    )
+    assert aliased.status_code == 200, aliased.text
 
 
 def test_data_survives_down_and_up(stack: Stack) -> None:

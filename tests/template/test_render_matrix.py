@@ -29,6 +29,7 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
         "scripts/onboard.sh", "services/postgres/initdb/10-mlflow-db.sh",
         "services/mlflow/.dockerignore", "services/mlflow/Dockerfile",
         "services/mlflow/create_bucket.py", "services/mlflow/requirements.txt",
+        "services/mlflow/serve.py",
         f"src/{package}/__init__.py", f"src/{package}/train.py",
         "services/registry/Dockerfile", "services/registry/config.yml",
         "k8s/base/kustomization.yaml", "k8s/base/mlflow.yaml",

@@ -20,6 +20,7 @@ S3_SECRET_KEY=s3-secret
 JUPYTER_PORT=8888
 JUPYTER_TOKEN=tok-secret
 MLFLOW_PORT=6000
+MLFLOW_ADMIN_PASSWORD=admin-secret
 """
 
 
@@ -54,8 +55,12 @@ def test_secrets_only_on_request(tmp_path: Path) -> None:
     assert hidden["MLFLOW_TRACKING_URI"] == "http://localhost:6000"
     assert "SERVING_URL" not in hidden  # no serving in this project
     text = json.dumps(hidden)
-    assert not any(s in text for s in ("pw-secret", "s3-secret", "tok-secret", "AKEY"))
+    assert not any(
+        s in text for s in ("pw-secret", "s3-secret", "tok-secret", "AKEY", "admin-secret")
+    )
+    assert hidden["MLFLOW_TRACKING_USERNAME"] == "admin"
     shown = client_settings(Engine(project(tmp_path)), show_secrets=True)
+    assert shown["MLFLOW_TRACKING_PASSWORD"] == "admin-secret"
     assert shown["DATABASE_URL"] == "postgresql://mlflow:pw-secret@localhost:5432/mlflow"
     assert shown["JUPYTER_TOKEN"] == "tok-secret"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import ClassVar
 
 import pytest
 
+from devenv.clients.mlflow import login
 from devenv.stack import health
 from devenv.stack.health import ProbeResult
 
@@ -17,6 +19,7 @@ from devenv.stack.health import ProbeResult
 class Handler(BaseHTTPRequestHandler):
     routes: ClassVar[dict[tuple[str, str], tuple[int, str]]] = {}
     seen_headers: ClassVar[list[dict[str, str]]] = []
+    login: ClassVar[str | None] = None  # the Authorization header MLflow's login wants
 
     def _answer(self, method: str) -> None:
         Handler.seen_headers.append(dict(self.headers))
@@ -24,6 +27,8 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", "0"))
             self.rfile.read(length)
         status, body = Handler.routes.get((method, self.path), (404, "not found"))
+        if Handler.login and self.headers.get("Authorization") != Handler.login:
+            status, body = 401, "You are not authenticated."
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -41,7 +46,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Handler.routes, Handler.seen_headers = {}, []
+    Handler.routes, Handler.seen_headers, Handler.login = {}, [], None
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -61,6 +66,24 @@ def test_mlflow_probe_reports_host_check_403(server: str) -> None:
     Handler.routes[("POST", "/api/2.0/mlflow/experiments/search")] = (403, "Invalid Host header")
     result = health.mlflow_api(server)
     assert not result.ok and "403" in result.detail and "Host" in result.detail
+
+
+def test_mlflow_probe_signs_in_and_names_a_refused_login(server: str) -> None:
+    Handler.routes[("POST", "/api/2.0/mlflow/experiments/search")] = (200, json.dumps({}))
+    Handler.login = "Basic " + base64.b64encode(b"admin:right").decode()
+    assert health.mlflow_api(server, auth=("admin", "right")).ok
+    anonymous = health.mlflow_api(server)
+    assert not anonymous.ok and "without a login" in anonymous.detail, anonymous
+    wrong = health.mlflow_api(server, auth=("admin", "wrong"))
+    assert not wrong.ok and "login of admin" in wrong.detail and "401" in wrong.detail
+    assert "wrong" not in wrong.detail, "never the password"
+
+
+def test_the_login_comes_from_env_and_not_when_off() -> None:
+    assert login({"MLFLOW_ADMIN_PASSWORD": "pw"}) == ("admin", "pw")
+    assert login({"MLFLOW_ADMIN_USER": "ml", "MLFLOW_ADMIN_PASSWORD": "pw"}) == ("ml", "pw")
+    assert login({"MLFLOW_AUTH": "OFF", "MLFLOW_ADMIN_PASSWORD": "pw"}) is None
+    assert login({}) is None
 
 
 def test_jupyter_probe_sends_the_token(server: str) -> None:

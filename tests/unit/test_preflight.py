@@ -6,6 +6,7 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,39 @@ def test_extra_ca_must_exist_where_compose_looks(tmp_path: Path) -> None:
     shell = {"EXTRA_CA_CERTS": "/x"}
     shell_wins = preflight.check_extra_ca(tmp_path, {"EXTRA_CA_CERTS": "corp.pem"}, shell)
     assert shell_wins.status == "fail"
+
+
+def mlflow_config(host_ip: str | None, auth: str | None) -> dict[str, Any]:
+    port: dict[str, Any] = {"published": "5050", "target": 5000}
+    if host_ip is not None:
+        port["host_ip"] = host_ip
+    environment = {"MLFLOW_AUTH": auth} if auth is not None else {}
+    spec = {"labels": {"devenv.probe": "mlflow"}, "ports": [port], "environment": environment}
+    return {"services": {"tracking": spec}}
+
+
+@pytest.mark.parametrize(
+    ("host_ip", "auth", "refused"),
+    [
+        ("127.0.0.1", "off", False),
+        ("::1", "off", False),
+        ("0.0.0.0", "basic", False),
+        ("0.0.0.0", None, False),  # the login is on by default
+        ("0.0.0.0", "off", True),
+        ("192.168.1.20", "OFF", True),
+        (None, "off", True),  # compose's "no host IP": every interface
+    ],
+)
+def test_mlflow_without_a_login_only_on_loopback(
+    host_ip: str | None, auth: str | None, refused: bool
+) -> None:
+    result = preflight.check_mlflow_login(mlflow_config(host_ip, auth))
+    assert (result.status == "fail") is refused, result
+    if refused:
+        with pytest.raises(UsageError, match="MLFLOW_AUTH=off"):
+            result.raise_if_failed()
+        assert "BIND_ADDRESS=127.0.0.1" in (result.fix or "")
+
+
+def test_no_mlflow_service_no_login_question() -> None:
+    assert preflight.check_mlflow_login({"services": {"db": {}}}).status == "ok"

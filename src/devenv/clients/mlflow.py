@@ -8,6 +8,7 @@ Real API calls on purpose: /health and /version skip both the database and MLflo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from devenv.core import http
@@ -16,6 +17,20 @@ from devenv.core.errors import DevenvError, StackUnhealthyError
 SERVICE = "MLflow"
 API = "/api/2.0/mlflow"
 HINT = "devenv status mlflow shows it; devenv logs mlflow shows why"
+LOGIN_HINT = (
+    "MLflow keeps the admin password of its first start: put that one back in .env "
+    "(MLFLOW_ADMIN_PASSWORD), or change it in MLflow (docs/security.md)"
+)
+Login = tuple[str, str]
+
+
+def login(env: Mapping[str, str]) -> Login | None:
+    """The admin login of .env that the stack's clients sign in with (compose.yaml's
+    x-mlflow-login); None when MLflow's login is off or .env has no password."""
+    if env.get("MLFLOW_AUTH", "basic").strip().lower() == "off":
+        return None
+    password = env.get("MLFLOW_ADMIN_PASSWORD", "")
+    return (env.get("MLFLOW_ADMIN_USER") or "admin", password) if password else None
 
 
 class MlflowClient:
@@ -25,10 +40,12 @@ class MlflowClient:
         *,
         timeout: float = http.DEFAULT_TIMEOUT,
         error: type[DevenvError] = StackUnhealthyError,
+        auth: Login | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.error = error
+        self.auth = auth
 
     def _call(
         self, method: str, path: str, *, doing: str, expect: tuple[int, ...] = (200,), **kw: Any
@@ -39,11 +56,19 @@ class MlflowClient:
             service=SERVICE,
             doing=doing,
             timeout=self.timeout,
-            expect=expect,
+            expect=(*expect, 401),
             error=self.error,
             hint=HINT,
+            auth=self.auth,
             **kw,
         )
+        if response.status_code == 401 and 401 not in expect:
+            if self.auth:
+                who, hint = f"the login of {self.auth[0]}", LOGIN_HINT
+            else:
+                who = "a request without a login"
+                hint = "the server asks for one: set MLFLOW_ADMIN_PASSWORD in .env"
+            raise self.error(f"{SERVICE} refused {who} (HTTP 401, {doing})", hint=hint)
         body = http.json_body(response, service=SERVICE, error=self.error)
         if not isinstance(body, dict):
             raise self.error(f"{SERVICE} answered {doing} with unexpected JSON", hint=HINT)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devenv.clients.mlflow import MlflowClient
+from devenv.clients.mlflow import MlflowClient, login
 from devenv.core import http, services
 from devenv.core.errors import DevenvError, SmokeFailedError, UsageError
 from devenv.core.result import Result, Status
@@ -110,7 +110,10 @@ def run(engine: Engine) -> list[Result]:
             hint="restore their labels in compose.yaml (devenv update re-applies the template)",
         )
     mlflow = MlflowClient(
-        services.base(mlflow_service.url or ""), timeout=TIMEOUT, error=SmokeFailedError
+        services.base(mlflow_service.url or ""),
+        timeout=TIMEOUT,
+        error=SmokeFailedError,
+        auth=login(engine.env),
     )
     serving = services.base(serving_service.url or "")
     package = str(answers["package_name"])

@@ -248,7 +248,9 @@ def run(
         checks += [located] if located else []
         if config_error is not None:
             checks.append(config_error)
-        elif config is not None and info is not None:
+        elif config is not None:
+            checks.append(preflight.check_mlflow_login(config))
+        if config is not None and info is not None:
             checks.append(preflight.check_published_ports(engine))
             checks.append(pull.check(engine))
     return checks

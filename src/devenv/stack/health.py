@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from devenv.clients.mlflow import MlflowClient
+from devenv.clients.mlflow import Login, MlflowClient
 from devenv.core import http
 from devenv.core.errors import DevenvError
 
@@ -65,12 +65,14 @@ def http_ok(
     return timed(call)
 
 
-def mlflow_api(base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
+def mlflow_api(
+    base_url: str, *, timeout: float = DEFAULT_TIMEOUT, auth: Login | None = None
+) -> ProbeResult:
     """A real REST call through MLflow's API and its database, not /health (which skips both,
     and skips the Host-header check that returns 403 to unknown names)."""
 
     def call() -> str:
-        MlflowClient(base_url, timeout=timeout).search_experiments(1)
+        MlflowClient(base_url, timeout=timeout, auth=auth).search_experiments(1)
         return "HTTP 200"
 
     return timed(call)

@@ -57,6 +57,31 @@ def check_extra_ca(
     return ok("ca bundle", f"image builds and the running services trust {bundle}")
 
 
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+def check_mlflow_login(config: dict[str, Any]) -> Result:
+    """MLflow without its login is refused on any address but loopback: whoever can register a
+    model and move an alias runs code in the serving container (docs/security.md)."""
+    for name, spec in (config.get("services") or {}).items():
+        if (spec.get("labels") or {}).get("devenv.probe") != "mlflow":
+            continue
+        login = str((spec.get("environment") or {}).get("MLFLOW_AUTH") or "basic").lower()
+        ports = published_ports(config, [name])
+        exposed = sorted({p.host_ip for p in ports if not p.host_ip.startswith(LOOPBACK)})
+        if login == "off" and exposed:
+            return fail(
+                "mlflow login",
+                f"MLflow has no login (MLFLOW_AUTH=off) but listens on {', '.join(exposed)}: "
+                "anyone who reaches it can register a model that serving runs",
+                "set MLFLOW_AUTH=basic in .env, or BIND_ADDRESS=127.0.0.1",
+                UsageError,
+            )
+        state = "off, loopback only" if login == "off" else "on"
+        return ok("mlflow login", f"MLflow's login is {state}")
+    return ok("mlflow login", "no MLflow service")
+
+
 @dataclass(frozen=True)
 class PublishedPort:
     service: str

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from devenv.clients.mlflow import login as mlflow_login
 from devenv.core.services import Service, base
 from devenv.docker.engine import Engine
 from devenv.stack import health
@@ -75,15 +76,19 @@ def _gateway(_engine: Engine, service: Service) -> ProbeResult | None:
     return health.http_ok(base(service.admin) + "/ready", service="the canary gateway")
 
 
-def _mlflow_settings(service: Service, _env: dict[str, str]) -> dict[str, str]:
+def _mlflow_settings(service: Service, env: dict[str, str]) -> dict[str, str]:
     # The server advertises multipart transfers through presigned URLs that name the object
     # store by its in-network host (objectstore:8333): unreachable from the host, where the
     # client would retry for minutes. Proxied transfers through MLflow work.
-    return {
+    settings = {
         "MLFLOW_TRACKING_URI": base(service.url or ""),
         "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
         "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false",
     }
+    # MLflow's clients read their login from these two (the password only with --show-secrets).
+    if signed_in := mlflow_login(env):
+        settings["MLFLOW_TRACKING_USERNAME"], settings["MLFLOW_TRACKING_PASSWORD"] = signed_in
+    return settings
 
 
 def _s3_settings(service: Service, env: dict[str, str]) -> dict[str, str]:
@@ -110,7 +115,7 @@ KINDS: dict[str, ProbeKind] = {
             "mlflow",
             "host",
             "an MLflow REST query",
-            lambda _e, s: health.mlflow_api(base(s.url or "")),
+            lambda e, s: health.mlflow_api(base(s.url or ""), auth=mlflow_login(e.env)),
             _mlflow_settings,
         ),
         ProbeKind("s3", "container", "a bucket listing with boto3", _s3, _s3_settings),

@@ -276,6 +276,7 @@ def up(
     env_sync = prepare_env(engine)
     preflight.check_extra_ca(project.root, engine.env).raise_if_failed()
     config = engine.config
+    preflight.check_mlflow_login(config).raise_if_failed()
     check_names(services.from_config(config), names)
     torch_index = engine.env.get("TORCH_INDEX_URL")
     use_gpu, gpu_reason = gpu_plan(project, gpu, lambda: gpu_layers(info.facts, torch_index))

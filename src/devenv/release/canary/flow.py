@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv.clients.mlflow import MlflowClient
+from devenv.clients.mlflow import MlflowClient, login
 from devenv.core import envfile, http, services
 from devenv.core.errors import DevenvError, UsageError
 from devenv.core.result import Result
@@ -70,7 +70,8 @@ def model_registry(engine: Engine) -> ModelRegistry:
     if mlflow is None:
         raise UsageError("no MLflow service in this project", hint="devenv urls lists them")
     model = engine.config["services"]["serving"]["environment"]["MODEL_NAME"]
-    return ModelRegistry(MlflowClient(services.base(mlflow.url or "")), str(model))
+    client = MlflowClient(services.base(mlflow.url or ""), auth=login(engine.env))
+    return ModelRegistry(client, str(model))
 
 
 def aliases(engine: Engine) -> dict[str, str]:

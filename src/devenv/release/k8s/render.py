@@ -39,8 +39,11 @@ CLUSTER_KEYS = (
     "MLFLOW_DB_PASSWORD",
     "S3_ACCESS_KEY",
     "S3_SECRET_KEY",
+    "MLFLOW_ADMIN_USER",
+    "MLFLOW_ADMIN_PASSWORD",
+    "MLFLOW_SECRET_KEY",
 )
-CREDENTIAL_PAIRED = frozenset({"MLFLOW_DB_USER"})
+CREDENTIAL_PAIRED = frozenset({"MLFLOW_DB_USER", "MLFLOW_ADMIN_USER"})
 SECRETS = tuple(k for k in CLUSTER_KEYS if envfile.is_secret(k) or k in CREDENTIAL_PAIRED)
 SETTINGS = tuple(k for k in CLUSTER_KEYS if k not in SECRETS)
 # The overlay that runs the whole platform in the cluster, from this machine's .env.
