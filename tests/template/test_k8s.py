@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devenv.release.k8s import checks, validate
+from devenv.release.k8s import checks, policy, validate
 from devenv.release.k8s import render as k8s
 from devenv.release.canary.spec import CanarySpec
 from devenv.core.errors import ToolMissingError, UsageError
@@ -82,6 +82,7 @@ def _check(name: str, docs: list[dict[str, Any]], project: Project, percent: int
         "crds": lambda: validate.check_crds(docs),
         "trivy": lambda: validate.check_trivy(rendered),
         "semantics": lambda: checks.check_semantics(docs, project, spec),
+        "policies": lambda: policy.check_policies(docs, project),
     }[name]()
 
 
@@ -159,6 +160,53 @@ def _no_pod(d):  # type: ignore[no-untyped-def]
     _find(d, "Service", "serving-challenger")["spec"]["selector"] = {"app": "nothing"}
 
 
+def _root_objectstore(d):  # type: ignore[no-untyped-def]
+    del _find(d, "StatefulSet", "objectstore")["spec"]["template"]["spec"]["securityContext"][
+        "runAsNonRoot"
+    ]
+
+
+def _escalation(d):  # type: ignore[no-untyped-def]
+    _container(d, "Deployment", "mlflow")["securityContext"]["allowPrivilegeEscalation"] = True
+
+
+def _namespace_label(d):  # type: ignore[no-untyped-def]
+    del _find(d, "Namespace", "")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+
+
+def _no_default_deny(d):  # type: ignore[no-untyped-def]
+    d.remove(_find(d, "NetworkPolicy", "default-deny"))
+
+
+def _allow_all(d):  # type: ignore[no-untyped-def]
+    """Someone debugging adds an allow-all policy (policies add up: it opens every path)."""
+    d.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-all"},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{}],
+                "egress": [{}],
+            },
+        }
+    )
+
+
+def _serving_cut_off(d):  # type: ignore[no-untyped-def]
+    del _find(d, "NetworkPolicy", "serving")["spec"]["egress"]
+
+
+def _no_size_limit(d):  # type: ignore[no-untyped-def]
+    _find(d, "Deployment", "mlflow")["spec"]["template"]["spec"]["volumes"][0]["emptyDir"] = {}
+
+
+def _no_ephemeral(d):  # type: ignore[no-untyped-def]
+    del _container(d, "Deployment", "serving-champion")["resources"]["limits"]["ephemeral-storage"]
+
+
 MISTAKES = [
     ("schemas", _unknown_field, "replicaz"),
     ("schemas", _unknown_kind, "no Kubernetes"),
@@ -175,6 +223,14 @@ MISTAKES = [
     ("semantics", _subset, "subset canary is in no DestinationRule"),
     ("semantics", _config_key, "has no key X"),
     ("semantics", _no_pod, "selects no pod"),
+    ("policies", _root_objectstore, "objectstore/objectstore: runAsNonRoot is not true"),
+    ("policies", _escalation, "allowPrivilegeEscalation is not false"),
+    ("policies", _namespace_label, "pod-security.kubernetes.io/enforce is not restricted"),
+    ("policies", _no_default_deny, "no default-deny NetworkPolicy"),
+    ("policies", _allow_all, "serving reaches postgres:5432 (only MLflow should)"),
+    ("policies", _serving_cut_off, "serving cannot reach mlflow:5000"),
+    ("policies", _no_size_limit, "emptyDir tmp has no sizeLimit"),
+    ("policies", _no_ephemeral, "no ephemeral-storage limits"),
 ]
 
 
@@ -191,6 +247,62 @@ def test_each_check_catches_its_mistake(project, local, check, mistake, words, r
     found = _check(check, docs, project)
     assert found.status == "fail"
     assert any(words in p for p in found.data["problems"]), found.data["problems"]
+
+
+def _no_budget(d):  # type: ignore[no-untyped-def]
+    d.remove(_find(d, "PodDisruptionBudget", "serving-champion"))
+
+
+def _no_spread(d):  # type: ignore[no-untyped-def]
+    del _find(d, "Deployment", "serving-champion")["spec"]["template"]["spec"][
+        "topologySpreadConstraints"
+    ]
+
+
+def _job_by_stale_tag(d):  # type: ignore[no-untyped-def]
+    _container(d, "Job", "train")["imagePullPolicy"] = "IfNotPresent"
+
+
+PROD_MISTAKES = [
+    (_no_budget, "serving-champion: replicated, but no PodDisruptionBudget"),
+    (_no_spread, "serving-champion: replicas may share a node"),
+    (_job_by_stale_tag, "imagePullPolicy IfNotPresent (Always, or a digest)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "words"), PROD_MISTAKES, ids=[m[0].__name__.strip("_") for m in PROD_MISTAKES]
+)
+def test_each_prod_policy_catches_its_mistake(project, mistake, words) -> None:  # type: ignore[no-untyped-def]
+    docs = k8s.render(project, "prod").docs
+    clean = policy.check_policies(docs, project)
+    assert clean.status == "ok", clean.data
+    mistake(docs)
+    found = policy.check_policies(docs, project)
+    assert found.status == "fail"
+    assert any(words in p for p in found.data["problems"]), found.data["problems"]
+
+
+def test_every_overlay_has_the_namespace_label_and_network_policies(variant) -> None:  # type: ignore[no-untyped-def]
+    _, project = variant
+    for overlay in k8s.overlays(project):
+        docs = k8s.render(project, overlay).docs
+        (namespace,) = [d for d in docs if d["kind"] == "Namespace"]
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        policies = {d["metadata"]["name"] for d in docs if d["kind"] == "NetworkPolicy"}
+        assert {"default-deny", "allow-dns", "mlflow"} <= policies, (overlay, policies)
+
+
+def test_rendered_secrets_are_written_private(project: Project, tmp_path: Path) -> None:
+    target = tmp_path / "local.rendered.yaml"
+    target.write_text("old")
+    target.chmod(0o644)
+    assert k8s.write(k8s.render(project, "local"), target) > 0
+    assert "kind: Secret" in target.read_text()
+    assert target.stat().st_mode & 0o777 == 0o600, "the Secret is readable only by its owner"
+    public = tmp_path / "prod.yaml"
+    k8s.write(k8s.render(project, "prod"), public)
+    assert "kind: Secret" not in public.read_text()
 
 
 def test_canary_weights_come_from_the_spec_in_env(project, local) -> None:  # type: ignore[no-untyped-def]

@@ -32,10 +32,10 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
         "services/mlflow/serve.py",
         f"src/{package}/__init__.py", f"src/{package}/train.py",
         "services/registry/Dockerfile", "services/registry/config.yml",
-        "k8s/base/kustomization.yaml", "k8s/base/mlflow.yaml",
-        "k8s/overlays/prod/kustomization.yaml",
+        "k8s/base/kustomization.yaml", "k8s/base/mlflow.yaml", "k8s/base/namespace.yaml",
+        "k8s/base/network-policies.yaml", "k8s/overlays/prod/kustomization.yaml",
         *(f"k8s/overlays/local/{n}.yaml" for n in
-          ("kustomization", "namespace", "postgres", "objectstore", "bucket-init")),
+          ("kustomization", "network-policies", "postgres", "objectstore", "bucket-init")),
     }
     if answers["gpu"] != "none" and (answers["include_jupyter"] or answers["include_serving"]):
         files.add("compose.gpu.yaml")
@@ -50,7 +50,7 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
                   (".dockerignore", "Dockerfile", "requirements.txt", "app/__init__.py",
                    "app/main.py")}
         files |= {"services/gateway/Dockerfile", "services/gateway/requirements.txt",
-                  "k8s/base/serving.yaml"}
+                  "k8s/base/serving.yaml", "k8s/overlays/prod/serving-pdb.yaml"}
     return files
 
 

@@ -35,7 +35,10 @@ def render(
 
       devenv k8s render local | kubectl apply -f -
 
-      devenv k8s render prod -o prod.yaml
+      devenv k8s render local -o k8s/local.rendered.yaml
+
+    A file that holds a Secret (the local overlay's) is written 0600; k8s/*.rendered.yaml is
+    git-ignored.
     """
     from devenv.release.k8s import render as k8s
 
@@ -56,7 +59,9 @@ def validate(
     json_output: JsonOption = False,
 ) -> None:
     """Check overlays offline: Kubernetes schemas (strict), the mesh CRDs, trivy config, and
-    whether selectors, ports, probes, images, Jobs and canary weights agree.
+    whether selectors, ports, probes, images, Jobs and canary weights agree; then the policies:
+    Pod Security "restricted" (enforced by the Namespace), NetworkPolicies (default deny, the
+    stack's paths only), disruption budgets, ephemeral storage, image pulls.
 
     Examples:
 

@@ -218,9 +218,14 @@ def _expand(text: str, env: dict[str, str]) -> str:
 
 
 def write(rendered: Rendered, path: Path) -> int:
-    """`render -o FILE`: the objects written to a file; how many."""
+    """`render -o FILE`: the objects written to a file; how many. Whole or not at all, and
+    private (0600) when a Secret is among them, as secrets.env is."""
+    secret = any(doc.get("kind") == "Secret" for doc in rendered.docs)
     try:
-        path.write_text(rendered.text, encoding="utf-8")
+        if secret:
+            envfile.write_private(path, rendered.text, replace=True)
+        else:
+            path.write_text(rendered.text, encoding="utf-8")
     except OSError as error:
         raise UsageError(
             f"cannot write {shorten(path, 200)}: {error.strerror or error}",

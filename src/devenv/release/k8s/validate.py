@@ -14,6 +14,7 @@ from devenv.core.project import Project
 from devenv.core.result import Result, from_error
 from devenv.release.canary import spec as canary
 from devenv.release.k8s.checks import check_semantics, verdict
+from devenv.release.k8s.policy import check_policies
 from devenv.release.k8s.render import (
     K8S_VERSION,
     MESH_KINDS,
@@ -35,6 +36,7 @@ def validate(project: Project, rendered: Rendered) -> list[Result]:
         check_schemas(rendered.docs),
         check_crds(rendered.docs),
         check_semantics(rendered.docs, project, spec),
+        check_policies(rendered.docs, project),
         check_trivy(rendered),
     ]
 
