@@ -110,6 +110,7 @@ def test_canary_split_shift_and_promote(capsys, project_dir: Stack) -> None:  # 
         assert promoted.code == 0, promoted.err
         after = {r["name"]: r["data"] for r in json.loads(promoted.out)["results"]}
         assert after["champion"]["version"] == "2" and json.loads(promoted.out)["percent"] == 0
+        assert "(was version 1; alias moved by admin)" in promoted.err, "who moved it, from what"
         assert {predict(client, gateway) for _ in range(100)} == {("champion", "2")}
         assert read_env(root / ".env")["CANARY_PERCENT"] == "0"
 

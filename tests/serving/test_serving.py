@@ -35,6 +35,9 @@ def test_serves_the_alias_and_matches_the_model(client_for) -> None:  # type: ig
     )
     meta = client.get("/metadata").json()
     assert meta["predictor"].startswith("sklearn"), "the flavour's estimator, called directly"
+    # What the registry said to load, for whoever audits what runs (docs/security.md).
+    assert meta["version"] == model["version"] and meta["run_id"]
+    assert meta["source"] and meta["source"].startswith(("models:/", "runs:/", "mlflow-artifacts:"))
     assert [c["name"] for c in meta["inputs"]] == [
         "sepal_length",
         "sepal_width",

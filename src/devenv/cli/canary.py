@@ -102,9 +102,13 @@ def promote(*, json_output: JsonOption = False) -> None:
     """
     from devenv.release.canary import flow
 
-    version, found = flow.promote(_engine())
+    done, found = flow.promote(_engine())
     views().canary(found, as_json=json_output)
-    finish(success=f"version {version} is the champion now; the challenger gets no traffic")
+    was = f"was version {done.previous}" if done.previous else "there was none"
+    finish(
+        success=f"version {done.version} is the champion now ({was}; alias moved by "
+        f"{done.by}); the challenger gets no traffic"
+    )
 
 
 def rollback(*, json_output: JsonOption = False) -> None:

@@ -205,7 +205,16 @@ def _persist(engine: Engine, percent: int) -> None:
     render_config(engine, canary.CanarySpec.from_env(engine.env))
 
 
-def promote(engine: Engine) -> tuple[str, CanaryStatus]:
+@dataclass(frozen=True)
+class Promotion:
+    """What `canary promote` did, for its message: MLflow keeps no history of alias moves."""
+
+    version: str
+    previous: str | None
+    by: str  # the MLflow user that moved the alias
+
+
+def promote(engine: Engine) -> tuple[Promotion, CanaryStatus]:
     """The challenger's version becomes the champion; the challenger gets no traffic."""
     gw = gateway(engine)
     gw.percent()  # the gateway answers, or nothing changes
@@ -227,7 +236,9 @@ def promote(engine: Engine) -> tuple[str, CanaryStatus]:
             reg.set_alias(names["champion"], previous)
         raise
     _reload(engine, "champion")
-    return version, status(engine)
+    signed_in = login(engine.env)
+    done = Promotion(version, previous, signed_in[0] if signed_in else "anonymous (no login)")
+    return done, status(engine)
 
 
 def _reload(engine: Engine, track: str) -> None:

@@ -69,6 +69,7 @@ class Loaded:
     model: Any = None
     version: str | None = None
     run_id: str | None = None
+    source: str | None = None  # where the registry says the version's files are
     loaded_at: float | None = None
     error: str | None = "not loaded yet"
     # Read once per load, not per request: the signature's columns, and the fast path.
@@ -100,11 +101,13 @@ state = Loaded()
 lock = threading.Lock()
 
 
-def current_version() -> tuple[str, str | None]:
+def current_version() -> tuple[str, str | None, str | None]:
+    """The version the alias names in the registry: serving loads nothing else (docs/security.md:
+    whoever can move the alias decides what code runs here)."""
     from mlflow import MlflowClient
 
     mv = MlflowClient().get_model_version_by_alias(MODEL_NAME, MODEL_ALIAS)
-    return str(mv.version), mv.run_id
+    return str(mv.version), mv.run_id, mv.source
 
 
 def load(force: bool = False) -> bool:
@@ -112,7 +115,7 @@ def load(force: bool = False) -> bool:
     import mlflow
 
     try:
-        version, run_id = current_version()
+        version, run_id, source = current_version()
     except Exception as error:  # no such model or alias yet, or MLflow unreachable
         with lock:
             if state.model is None:
@@ -132,10 +135,12 @@ def load(force: bool = False) -> bool:
     columns = schema.to_dict() if schema is not None else []
     native = native_path(model, columns)
     with lock:
-        state.model, state.version, state.run_id = model, version, run_id
+        state.model, state.version, state.run_id, state.source = model, version, run_id, source
         state.columns, state.native = columns, native
         state.loaded_at, state.error = time.time(), None
-    log.info("model loaded", extra={"fields": {"model": MODEL_NAME, "version": version}})
+    log.info("model loaded", extra={"fields": {"model": MODEL_NAME, "alias": MODEL_ALIAS,
+                                               "version": version, "run_id": run_id,
+                                               "source": source}})
     return True
 
 
@@ -225,7 +230,7 @@ def metadata() -> dict[str, Any]:
     if state.model is None:
         raise HTTPException(503, state.error or "no model loaded")
     return {"model": MODEL_NAME, "alias": MODEL_ALIAS, "version": state.version,
-            "run_id": state.run_id, "inputs": schema_columns(),
+            "run_id": state.run_id, "source": state.source, "inputs": schema_columns(),
             "loaded_at": state.loaded_at,
             "predictor": "sklearn (signature checked by this API)" if state.native is not None
             else "pyfunc"}
