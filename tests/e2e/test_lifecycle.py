@@ -85,8 +85,9 @@ def test_smoke_proves_the_golden_path(capsys, project_dir: Stack) -> None:  # ty
 
 def test_host_mlflow_client_loads_the_served_model(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]
     """The official MLflow client on the host, set up by `devenv env`, fetches the champion's
-    files and loads it: no presigned URL naming a host it cannot resolve, no minutes of retries."""
-    settings = run_cli(capsys, "env", "--format", "json", cwd=project_dir.root)
+    files and loads it: no presigned URL naming a host it cannot resolve, no minutes of retries.
+    It signs in with MLflow's login (the password comes only with --show-secrets)."""
+    settings = run_cli(capsys, "env", "--format", "json", "--show-secrets", cwd=project_dir.root)
     assert settings.code == 0, settings.err
     model = project_dir.env["MODEL_NAME"]
     script = (

@@ -136,7 +136,11 @@ def test_no_one_without_the_login_registers_a_model_or_moves_an_alias(stack: Sta
     assert created.status_code == 200, created.text
     version = httpx.post(
         f"{api}/model-versions/create",
-        json={"name": "e2e-login", "source": f"runs:/{state['run_id']}/note.txt"},
+        json={
+            "name": "e2e-login",
+            "source": f"runs:/{state['run_id']}/note.txt",
+            "run_id": state["run_id"],
+        },
         auth=admin,
     )
     assert version.status_code == 200, version.text
