@@ -15,7 +15,9 @@ import sys
 MODES = ("basic", "off")
 
 
-def auth_config(database_uri: str, path: str = "/tmp/mlflow-basic-auth.ini") -> str:
+def auth_config(
+    database_uri: str, path: str = "/tmp/mlflow-basic-auth.ini", cache_seconds: int = 60
+) -> str:
     # MLflow reads the file with configparser's interpolation: '%' must be doubled.
     text = (
         "[mlflow]\n"
@@ -23,9 +25,9 @@ def auth_config(database_uri: str, path: str = "/tmp/mlflow-basic-auth.ini") -> 
         f"database_uri = {database_uri.replace('%', '%%')}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         # A checked password is remembered for a minute per worker: without it every request
-        # pays a PBKDF2 hash (measured: 56 ms -> 390 ms per API call here). A password changed
-        # through MLflow's API may work on the other worker for up to that minute.
-        "auth_cache_ttl_seconds = 60\n"
+        # pays a PBKDF2 hash (docs/benchmarks.md). A password changed through MLflow's API may
+        # still work on the other worker for up to that minute.
+        f"auth_cache_ttl_seconds = {cache_seconds}\n"
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -42,7 +44,9 @@ def main(args: list[str]) -> None:
         for needed in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
             if not os.environ.get(needed):
                 sys.exit(f"{needed} is empty: MLflow's login needs it (set it in .env)")
-        os.environ["MLFLOW_AUTH_CONFIG_PATH"] = auth_config(os.environ["MLFLOW_BACKEND_STORE_URI"])
+        cache = int(os.environ.get("MLFLOW_AUTH_CACHE_SECONDS") or 60)
+        uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
+        os.environ["MLFLOW_AUTH_CONFIG_PATH"] = auth_config(uri, cache_seconds=cache)
         command += ["--app-name", "basic-auth"]
     print(f"mlflow login: {mode}", file=sys.stderr, flush=True)
     os.execvp(command[0], command)
