@@ -68,6 +68,7 @@ demo: engine install ## scaffold a demo project, bring it up, prove it works, pr
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv up
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv status
 	cd $(DEMO_DIR) && $(abspath $(BIN))/devenv smoke
+	@echo "MLflow asks for a login: MLFLOW_ADMIN_USER / MLFLOW_ADMIN_PASSWORD in $(DEMO_DIR)/.env (docs/security.md)"
 	@echo "The stack keeps running. Stop it with: make demo-down (data kept); delete its data with: cd $(DEMO_DIR) && $(abspath $(BIN))/devenv reset"
 
 demo-down: ## stop the demo stack (volumes kept)

@@ -224,7 +224,10 @@ def onboard(result: OnboardResult, *, as_json: bool) -> None:
         )
         return
     console.print_urls(result.urls)
-    console.info(f"credentials: {result.root / '.env'} (JUPYTER_TOKEN, S3 keys, DB passwords)")
+    console.info(
+        f"credentials: {result.root / '.env'} (MLflow's login MLFLOW_ADMIN_USER/PASSWORD, "
+        "JUPYTER_TOKEN, S3 keys, DB passwords)"
+    )
     console.info(
         "next: open JupyterLab, run notebooks/quickstart.ipynb; daily use: devenv up / "
         "status / down (docs/daily-use.md)"
