@@ -48,3 +48,5 @@ def test_unknown_mode_and_missing_password_stop_before_mlflow(tmp_path: Path) ->
     assert wrong.returncode == 1 and "MLFLOW_AUTH='ldap' is not one of basic, off" in wrong.stderr
     empty = run(MLFLOW_AUTH="basic", MLFLOW_AUTH_ADMIN_PASSWORD="")
     assert empty.returncode == 1 and "MLFLOW_AUTH_ADMIN_PASSWORD is empty" in empty.stderr
+    short = run(MLFLOW_AUTH_ADMIN_PASSWORD="short", MLFLOW_FLASK_SERVER_SECRET_KEY="k")
+    assert short.returncode == 1 and "fewer than 12 characters" in short.stderr

@@ -63,12 +63,14 @@ class MlflowClient:
             **kw,
         )
         if response.status_code == 401 and 401 not in expect:
+            # The cause goes in the message itself: `status` shows only that, per service.
             if self.auth:
-                who, hint = f"the login of {self.auth[0]}", LOGIN_HINT
+                cause, hint = f"the login of {self.auth[0]}", LOGIN_HINT
+                why = "MLFLOW_ADMIN_PASSWORD in .env is not the password MLflow keeps"
             else:
-                who = "a request without a login"
-                hint = "the server asks for one: set MLFLOW_ADMIN_PASSWORD in .env"
-            raise self.error(f"{SERVICE} refused {who} (HTTP 401, {doing})", hint=hint)
+                cause, why = "a request without a login", "set MLFLOW_ADMIN_PASSWORD in .env"
+                hint = "MLflow's login is on (MLFLOW_AUTH=basic): devenv signs in with .env's admin"
+            raise self.error(f"{SERVICE} refused {cause} (HTTP 401, {doing}): {why}", hint=hint)
         body = http.json_body(response, service=SERVICE, error=self.error)
         if not isinstance(body, dict):
             raise self.error(f"{SERVICE} answered {doing} with unexpected JSON", hint=HINT)

@@ -44,6 +44,8 @@ def main(args: list[str]) -> None:
         for needed in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
             if not os.environ.get(needed):
                 sys.exit(f"{needed} is empty: MLflow's login needs it (set it in .env)")
+        if len(os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"]) < 12:  # MLflow's own password policy
+            sys.exit("MLFLOW_ADMIN_PASSWORD (.env) has fewer than 12 characters: MLflow refuses it")
         cache = int(os.environ.get("MLFLOW_AUTH_CACHE_SECONDS") or 60)
         uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
         os.environ["MLFLOW_AUTH_CONFIG_PATH"] = auth_config(uri, cache_seconds=cache)
