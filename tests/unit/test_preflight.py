@@ -169,5 +169,20 @@ def test_mlflow_without_a_login_only_on_loopback(
         assert "BIND_ADDRESS=127.0.0.1" in (result.fix or "")
 
 
+def test_a_login_mlflow_would_refuse_is_refused_before_start() -> None:
+    config = mlflow_config("127.0.0.1", "ldap")
+    unknown = preflight.check_mlflow_login(config)
+    assert (
+        unknown.status == "fail" and "MLFLOW_AUTH=ldap is not one of basic, off" in unknown.detail
+    )
+    config["services"]["tracking"]["environment"] = {"MLFLOW_AUTH_ADMIN_PASSWORD": "short"}
+    short = preflight.check_mlflow_login(config)
+    assert short.status == "fail" and "fewer than 12 characters" in short.detail
+    with pytest.raises(UsageError):
+        short.raise_if_failed()
+    config["services"]["tracking"]["environment"] = {"MLFLOW_AUTH_ADMIN_PASSWORD": "x" * 12}
+    assert preflight.check_mlflow_login(config).status == "ok"
+
+
 def test_no_mlflow_service_no_login_question() -> None:
     assert preflight.check_mlflow_login({"services": {"db": {}}}).status == "ok"

@@ -66,7 +66,24 @@ def check_mlflow_login(config: dict[str, Any]) -> Result:
     for name, spec in (config.get("services") or {}).items():
         if (spec.get("labels") or {}).get("devenv.probe") != "mlflow":
             continue
-        login = str((spec.get("environment") or {}).get("MLFLOW_AUTH") or "basic").lower()
+        environment = spec.get("environment") or {}
+        login = str(environment.get("MLFLOW_AUTH") or "basic").strip().lower()
+        password = str(environment.get("MLFLOW_AUTH_ADMIN_PASSWORD") or "")
+        # What services/mlflow/serve.py refuses, said before start (not as an unhealthy MLflow).
+        if login not in ("basic", "off"):
+            return fail(
+                "mlflow login",
+                f"MLFLOW_AUTH={login} is not one of basic, off",
+                "set MLFLOW_AUTH=basic in .env (MLflow's login; docs/security.md)",
+                UsageError,
+            )
+        if login == "basic" and password and len(password) < 12:
+            return fail(
+                "mlflow login",
+                "MLFLOW_ADMIN_PASSWORD has fewer than 12 characters: MLflow refuses it",
+                "set 12 or more of [A-Za-z0-9_-] in .env (or delete the line: devenv up adds one)",
+                UsageError,
+            )
         ports = published_ports(config, [name])
         exposed = sorted({p.host_ip for p in ports if not p.host_ip.startswith(LOOPBACK)})
         if login == "off" and exposed:
