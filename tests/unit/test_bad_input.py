@@ -60,7 +60,7 @@ def test_malformed_docker_host(capsys, project: Path, monkeypatch) -> None:  # t
 def test_a_bad_output_path_is_a_usage_error(capsys, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """doctor --report and k8s render -o: the same mistake, the same exit (2; doctor said 1)."""
     bad = str(tmp_path / "missing" / "r.json")
-    one_error(run_cli(capsys, "doctor", "--report", bad, cwd=project), 2, "cannot write the report")
+    one_error(run_cli(capsys, "doctor", "--report", bad, cwd=project), 2, "does not exist")
 
 
 def test_new_under_a_file(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -114,6 +114,12 @@ OfflineOption = Annotated[
         help="Never contact the team registry (IMAGE_REGISTRY): use local images, build the rest.",
     ),
 ]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Let an output file replace one of the project's own files (.env, ...)."
+    ),
+]
 ServicesArgument = Annotated[
     list[str] | None,
     typer.Argument(

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from devenv.cli.base import (
+    ForceOption,
     JsonOption,
     OfflineOption,
     engine,
@@ -71,6 +72,7 @@ def doctor(
             help="Only print the platform line: OS and CPU, the engine and its version, WSL2.",
         ),
     ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Check this machine (and the project you are in) before anything goes wrong.
 
@@ -89,17 +91,20 @@ def doctor(
 
       devenv doctor --platform
     """
+    from devenv.core import outputs
     from devenv.stack import doctor as doc
     from devenv.ui import console
 
     machine = engine(anywhere=True)
+    root = machine.project.root if machine.project else None
+    target = outputs.check(report, root=root, force=force, flag="--report") if report else None
     if platform_only:
         views().platform(doc.describe_platform(machine), as_json=json_output)
         return
     checks = doc.run(machine.project, engine=machine)
     views().checks(checks, as_json=json_output)
-    if report is not None:
-        written = doc.report(machine.project, checks, report, engine=machine)
+    if target is not None:
+        written = doc.report(machine.project, checks, target, engine=machine)
         console.info(f"diagnostic bundle (secrets redacted): {written}")
     finish(doc.failure(checks))
 

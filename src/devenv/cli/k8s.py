@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from devenv.cli.base import JsonOption, engine, finish, group, interruptible, project, views
+from devenv.cli.base import (
+    ForceOption,
+    JsonOption,
+    engine,
+    finish,
+    group,
+    interruptible,
+    project,
+    views,
+)
 
 app = group(
     "k8s",
@@ -28,6 +37,7 @@ def render(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
+    force: ForceOption = False,
 ) -> None:
     """Build an overlay into plain objects (secrets and settings from .env, never committed).
 
@@ -40,13 +50,17 @@ def render(
     A file that holds a Secret (the local overlay's) is written 0600; k8s/*.rendered.yaml is
     git-ignored.
     """
+    from devenv.core import outputs
     from devenv.release.k8s import render as k8s
 
-    rendered = k8s.render(project(), overlay)
-    if output is None:
+    found = project()
+    # The path is judged before anything is generated: a refused -o leaves no file touched.
+    target = outputs.check(output, root=found.root, force=force, flag="-o") if output else None
+    rendered = k8s.render(found, overlay)
+    if target is None:
         views().raw(rendered.text)
         return
-    count = k8s.write(rendered, output)
+    count = k8s.write(rendered, target)
     finish(success=f"{count} objects written to {output}")
 
 

@@ -146,5 +146,12 @@ def down() -> None:
     """
     from devenv.stack import lifecycle
 
-    lifecycle.down(engine(every_profile=True))
+    found = lifecycle.down(engine(every_profile=True))
+    if found is not None:
+        from devenv.ui import console
+
+        console.warn(
+            f".env is missing or unreadable: stopped {len(found)} container(s) found by their "
+            "compose labels"
+        )
     finish(success="stopped; volumes kept (your data is safe)")

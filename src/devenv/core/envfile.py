@@ -50,6 +50,11 @@ def _read_text(path: Path) -> str:
             f"{path} is not UTF-8 text",
             hint="re-save it as UTF-8 (an editor's 'save with encoding'), then run this again",
         ) from None
+    except OSError as error:
+        raise ProjectFileError(
+            f"cannot read {path}: {error.strerror or error}",
+            hint=f"give it back to your user: chmod 600 {path} (sudo chown $USER {path})",
+        ) from None
 
 
 def parse(text: str) -> dict[str, str]:
@@ -107,6 +112,14 @@ def write_private(path: Path, text: str, *, replace: bool = False) -> None:
         raise
 
 
+def holds_settings(path: Path) -> bool:
+    """Whether .env exists, can be read and sets anything: what the project's data needs."""
+    try:
+        return path.is_file() and bool(parse(_read_text(path)))
+    except ProjectFileError:
+        return False
+
+
 def tighten(path: Path) -> bool:
     """Make an existing .env private (copier writes it with the umask's mode). True if changed."""
     if path.is_file() and path.stat().st_mode & 0o077:
@@ -132,17 +145,18 @@ def ensure(root: Path, *, volumes: Sequence[str] = ()) -> EnvSync:
     if not example.is_file():
         return EnvSync()
     example_text = _read_text(example)
-    if not env_path.is_file():
+    if not env_path.is_file() or not parse(_read_text(env_path)):
+        what = "missing" if not env_path.is_file() else "empty"
         if volumes:
             raise ProjectFileError(
-                ".env is missing, but this project's volumes exist: their databases use the "
+                f".env is {what}, but this project's volumes exist: their databases use the "
                 "secrets of the lost .env, so new ones would lock the stack out of its data",
                 hint="restore .env from a backup (or a teammate's copy); to start afresh "
                 f"instead, delete the data: docker volume rm {' '.join(volumes)}",
             )
         lines = [_filled(line) for line in example_text.splitlines()]
         header = "# Created by devenv from .env.example with fresh secrets. Keep it private.\n"
-        write_private(env_path, header + "\n".join(lines) + "\n")
+        write_private(env_path, header + "\n".join(lines) + "\n", replace=env_path.exists())
         return EnvSync(created=True)
     tighten(env_path)
     current_text = _read_text(env_path)

@@ -22,6 +22,7 @@ from devenv.core.errors import (
     ToolMissingError,
 )
 from devenv.docker import compose
+from devenv.docker.containers import Containers
 from devenv.docker.images import Images, json_progress
 from devenv.docker.records import (
     Container,
@@ -74,7 +75,7 @@ def cli_missing() -> ToolMissingError:
     )
 
 
-class Engine(Images):
+class Engine(Images, Containers):
     """Docker for one project (or for the machine, with no project)."""
 
     def __init__(self, project: Project | None = None, *, profiles: Sequence[str] = ()) -> None:

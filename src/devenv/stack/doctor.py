@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from devenv import __version__
-from devenv.core import envfile, proc
+from devenv.core import envfile, outputs, proc
 from devenv.core.envfile import read_env
-from devenv.core.errors import DevenvError, DoctorFailedError, UsageError, shorten
+from devenv.core.errors import DevenvError, DoctorFailedError
 from devenv.core.project import Project
 from devenv.core.result import Result, from_error
 from devenv.docker import compose, gpu
@@ -145,8 +145,25 @@ def check_git() -> Result:
     return Result("git", "warn", "git is not installed (devenv update needs it)", "install git")
 
 
+def check_answers(project: Project) -> Result:
+    """The answers file: what `devenv update` and the k8s overlays read the project from."""
+    try:
+        answers = project.answers()
+    except DevenvError as error:
+        return from_error("answers", error)
+    if "_src_path" not in answers:
+        return Result(
+            "answers",
+            "warn",
+            f"{project.answers_path.name} does not say which template made the project",
+            "restore it from git (git checkout -- .copier-answers.yml), or pass devenv update "
+            "--template SRC",
+        )
+    return Result("answers", "ok", f"{len(answers)} answers, template {answers['_src_path']}")
+
+
 def check_project_files(project: Project) -> list[Result]:
-    checks = [preflight.check_conflicts(project)]
+    checks = [preflight.check_conflicts(project), check_answers(project)]
     env_path, example = project.root / ".env", project.root / ".env.example"
     if not env_path.is_file():
         if example.is_file():
@@ -250,6 +267,8 @@ def run(
             checks.append(config_error)
         elif config is not None:
             checks.append(preflight.check_mlflow_login(config))
+        if info is not None:
+            checks.append(preflight.check_env_opens_data(engine))
         if config is not None and info is not None:
             checks.append(preflight.check_published_ports(engine))
             checks.append(pull.check(engine))
@@ -342,11 +361,5 @@ def report(
     ]
     clean = redact(json.loads(json.dumps(bundle, default=str)), secrets)
     target = path.expanduser()
-    try:
-        envfile.write_private(target, json.dumps(clean, indent=2) + "\n", replace=True)
-    except OSError as error:
-        raise UsageError(
-            f"cannot write the report to {shorten(target, 200)}: {error.strerror or error}",
-            hint="pass --report a file path in a folder you can write to",
-        ) from None
+    outputs.write(target, json.dumps(clean, indent=2) + "\n", private=True)
     return target

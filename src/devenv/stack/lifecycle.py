@@ -101,10 +101,20 @@ def service_url(engine: Engine, service: str, *, console_url: bool = False) -> s
     return url
 
 
-def down(engine: Engine) -> None:
-    """Stop and remove the containers; volumes (the data) are kept."""
+def down(engine: Engine) -> list[Container] | None:
+    """Stop and remove the containers; volumes (the data) are kept. With .env missing, empty
+    or unreadable compose cannot read the project, so its containers are found by compose's
+    labels instead: those are returned (None when compose did the work)."""
+    from devenv.core import envfile
+
     engine.require()
-    engine.down()
+    assert engine.project is not None
+    if envfile.holds_settings(engine.project.root / ".env"):
+        engine.down()
+        return None
+    found = engine.labelled()
+    engine.stop_containers([c.id for c in found])
+    return found
 
 
 def restart(engine: Engine, names: list[str]) -> list[str]:

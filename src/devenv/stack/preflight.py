@@ -224,3 +224,34 @@ def check_published_ports(engine: Engine, services: Iterable[str] | None = None)
         ours=ours,
         container_holding=holders,
     )
+
+
+def project_volumes(engine: Engine) -> list[str]:
+    """Volumes compose made for this project, by the name .env.example gives it (what the
+    lost .env would have said); the folder's name is compose's fallback."""
+    assert engine.project is not None
+    root = engine.project.root
+    name = read_env(root / ".env.example").get("COMPOSE_PROJECT_NAME") or root.name
+    return engine.volumes(name)
+
+
+def check_env_opens_data(engine: Engine) -> Result:
+    """doctor: the volumes' databases were made with .env's secrets, so a missing, empty or
+    unreadable .env next to existing volumes locks the stack out of its own data."""
+    from devenv.core import envfile
+
+    assert engine.project is not None
+    env_path = engine.project.root / ".env"
+    if envfile.holds_settings(env_path):
+        return ok("data and .env", ".env is there for the project's volumes")
+    volumes = project_volumes(engine)
+    if not volumes:
+        return ok("data and .env", "no volumes yet: devenv up makes .env with fresh secrets")
+    what = "missing" if not env_path.exists() else "empty or unreadable"
+    return fail(
+        "data and .env",
+        f".env is {what}, but {len(volumes)} volume(s) of this project exist: their "
+        "databases need the secrets of the lost .env",
+        "put back .env (a copy, or `tar -xOf BACKUP env/.env > .env` from a backup made with "
+        f"--include-secrets); to start afresh instead: docker volume rm {' '.join(volumes)}",
+    )

@@ -11,7 +11,6 @@ from enum import Enum
 from typing import Any
 
 from devenv.core import envfile, services
-from devenv.core.envfile import read_env
 from devenv.core.errors import (
     BuildFailedError,
     DockerCommandError,
@@ -43,22 +42,13 @@ UNTRUSTED_TLS = (
 # ---------------------------------------------------------------- .env
 
 
-def project_volumes(engine: Engine) -> list[str]:
-    """Volumes compose made for this project, by the name .env.example gives it (what the
-    lost .env would have said); the folder's name is compose's fallback."""
-    assert engine.project is not None
-    root = engine.project.root
-    name = read_env(root / ".env.example").get("COMPOSE_PROJECT_NAME") or root.name
-    return engine.volumes(name)
-
-
 def prepare_env(engine: Engine) -> envfile.EnvSync:
     """A teammate's fresh clone has no .env: create it (fresh secrets), or add the keys a
     template update brought. Refuses when the project's volumes exist without their .env."""
     assert engine.project is not None
     root = engine.project.root
-    missing = not (root / ".env").is_file()
-    synced = envfile.ensure(root, volumes=project_volumes(engine) if missing else ())
+    missing = not envfile.holds_settings(root / ".env")
+    synced = envfile.ensure(root, volumes=preflight.project_volumes(engine) if missing else ())
     if synced.created or synced.added:
         engine.forget()
     return synced

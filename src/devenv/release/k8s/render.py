@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv.core import envfile, proc, services
-from devenv.core.errors import UsageError, ValidationFailedError, shorten
+from devenv.core import envfile, outputs, proc, services
+from devenv.core.errors import UsageError, ValidationFailedError
 from devenv.core.project import Project
 from devenv.release.canary import envoy
 from devenv.release.canary import spec as canary
@@ -221,14 +221,5 @@ def write(rendered: Rendered, path: Path) -> int:
     """`render -o FILE`: the objects written to a file; how many. Whole or not at all, and
     private (0600) when a Secret is among them, as secrets.env is."""
     secret = any(doc.get("kind") == "Secret" for doc in rendered.docs)
-    try:
-        if secret:
-            envfile.write_private(path, rendered.text, replace=True)
-        else:
-            path.write_text(rendered.text, encoding="utf-8")
-    except OSError as error:
-        raise UsageError(
-            f"cannot write {shorten(path, 200)}: {error.strerror or error}",
-            hint="pick a file in an existing, writable folder, or leave out -o for stdout",
-        ) from None
+    outputs.write(path, rendered.text, private=secret)
     return len(rendered.docs)
