@@ -14,7 +14,7 @@ import typer
 # Only what every run needs is imported here; each command imports its own use case, so that
 # --help, --version and completion stay fast (python-on-whales, httpx, yaml, copier load late).
 from devenv import __version__
-from devenv.cli import canary, checks, images, inspect, k8s, lifecycle, project
+from devenv.cli import canary, checks, data, images, inspect, k8s, lifecycle, project
 from devenv.cli.base import EXIT_CODES, Group, register
 from devenv.core.errors import DevenvError
 from devenv.ui import console
@@ -72,6 +72,8 @@ for function, name in (
     (lifecycle.restart, None),
     (lifecycle.reset, None),
     (lifecycle.down, None),
+    (data.backup, None),
+    (data.restore, None),
     (inspect.logs, None),
     (inspect.env, "env"),
 ):

@@ -10,7 +10,8 @@ body. Tests put a fault-injecting transport in front (`use_transport`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +45,38 @@ def origin(url: str) -> str:
     return shorten(f"{parts.scheme}://{parts.netloc}" if parts.netloc else url)
 
 
+@contextmanager
+def _mapped(
+    url: str, *, service: str, doing: str, timeout: float, error: type[DevenvError], hint: str
+) -> Iterator[None]:
+    """httpx's failures as one line of ours, naming the service and what we asked of it."""
+    try:
+        yield
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as failure:
+        raise UsageError(
+            f"{origin(url)} is not an address devenv can call ({failure})",
+            hint="check the host and port you gave (letters, digits, dots, dashes: localhost:5000)",
+        ) from None
+    except httpx.TimeoutException:
+        raise error(f"{service} did not answer within {timeout:g} s ({doing})", hint=hint) from None
+    except httpx.ConnectError:
+        raise error(
+            f"{service} is not answering at {origin(url)} (connection failed: ConnectError)",
+            hint=hint,
+        ) from None
+    except httpx.HTTPError as failure:
+        raise error(f"{service} broke off {doing}: {type(failure).__name__}", hint=hint) from None
+
+
+def _refused(
+    response: httpx.Response, *, service: str, doing: str, error: type[DevenvError], hint: str
+) -> DevenvError:
+    body = " ".join(response.text.split())[:160]
+    return error(
+        f"{service} refused to {doing}: HTTP {response.status_code} {body}".rstrip(), hint=hint
+    )
+
+
 def request(
     method: str,
     url: str,
@@ -59,29 +92,42 @@ def request(
     """One HTTP call. `expect`: the statuses that count as an answer (None: any)."""
     doing = doing or f"{method} {urlsplit(url).path or '/'}"
     hint = hint or "devenv status shows which service is unwell"
-    try:
-        with notice.waiting(f"{service} to answer ({doing})"), client(timeout=timeout) as session:
-            response = session.request(method, url, **kwargs)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as failure:
-        raise UsageError(
-            f"{origin(url)} is not an address devenv can call ({failure})",
-            hint="check the host and port you gave (letters, digits, dots, dashes: localhost:5000)",
-        ) from None
-    except httpx.TimeoutException:
-        raise error(f"{service} did not answer within {timeout:g} s ({doing})", hint=hint) from None
-    except httpx.ConnectError:
-        raise error(
-            f"{service} is not answering at {origin(url)} (connection failed: ConnectError)",
-            hint=hint,
-        ) from None
-    except httpx.HTTPError as failure:
-        raise error(f"{service} broke off {doing}: {type(failure).__name__}", hint=hint) from None
+    with (
+        _mapped(url, service=service, doing=doing, timeout=timeout, error=error, hint=hint),
+        notice.waiting(f"{service} to answer ({doing})"),
+        client(timeout=timeout) as session,
+    ):
+        response = session.request(method, url, **kwargs)
     if expect is not None and response.status_code not in expect:
-        body = " ".join(response.text.split())[:160]
-        raise error(
-            f"{service} refused to {doing}: HTTP {response.status_code} {body}".rstrip(), hint=hint
-        )
+        raise _refused(response, service=service, doing=doing, error=error, hint=hint)
     return response
+
+
+@contextmanager
+def stream(
+    method: str,
+    url: str,
+    *,
+    service: str,
+    doing: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    expect: Collection[int] = (200,),
+    error: type[DevenvError] = StackUnhealthyError,
+    hint: str | None = None,
+    **kwargs: Any,
+) -> Iterator[httpx.Response]:
+    """One HTTP call whose body (either way) is streamed: large objects never sit in memory.
+    A failure while the body flows is mapped like one before it."""
+    hint = hint or "devenv status shows which service is unwell"
+    with (
+        _mapped(url, service=service, doing=doing, timeout=timeout, error=error, hint=hint),
+        client(timeout=timeout) as session,
+        session.stream(method, url, **kwargs) as response,
+    ):
+        if response.status_code not in expect:
+            response.read()
+            raise _refused(response, service=service, doing=doing, error=error, hint=hint)
+        yield response
 
 
 def json_body(

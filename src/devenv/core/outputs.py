@@ -35,13 +35,18 @@ def _tracked(root: Path, path: Path) -> bool:
     return done.ok
 
 
-def check(path: Path, *, root: Path | None, force: bool, flag: str) -> Path:
+def check(path: Path, *, root: Path | None, force: bool, flag: str, new: bool = False) -> Path:
     """The absolute path to write, or a one-line refusal: a project file (unless `force`), a
-    folder, or a place that cannot be written. Nothing is written here."""
+    folder, a place that cannot be written, or (`new`) any existing file unless `force`.
+    Nothing is written here."""
     target = path.expanduser().absolute()
     shown = shorten(path, 200)
     if target.is_dir():
         raise UsageError(f"{flag} {shown} is a folder", hint=f"give {flag} a file name")
+    if new and target.exists() and not force:
+        raise UsageError(
+            f"{shown} already exists", hint="pick a new file name, or add --force to replace it"
+        )
     parent = target.parent
     if not parent.is_dir():
         raise UsageError(

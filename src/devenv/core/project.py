@@ -20,7 +20,7 @@ USER_OVERRIDE = "compose.override.yaml"
 CONFLICT_MARKER = "<<<<<<< "
 # Folders that hold user data or tooling, not project configuration. notebooks/ is scanned:
 # an update can leave a conflicted notebook there.
-SKIP_DIRS = frozenset({".git", "data", ".venv", "node_modules", "__pycache__"})
+SKIP_DIRS = frozenset({".git", "data", "backups", ".venv", "node_modules", "__pycache__"})
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,14 @@ class Containers:
         if ids:
             self._change(stop)
 
+    def stop_services(self, names: Sequence[str]) -> None:
+        """`compose stop`: the containers stay, to be started again as they were."""
+        self._change(lambda d: d.compose.stop(list(names)))
+
+    def start_services(self, names: Sequence[str]) -> None:
+        """`compose start` of stopped containers (not `up`: nothing is recreated)."""
+        self._change(lambda d: d.compose.start(list(names)))
+
     def copy_out(self, container: str, source: str, dest: Path) -> None:
         """A file of a container (by name or id) onto the host (`docker cp`)."""
         self._call(lambda d: d.container.copy((container, source), dest))

@@ -29,7 +29,7 @@ from devenv.docker.gpu import layers as gpu_layers
 from devenv.docker.gpu import problems as gpu_problems
 from devenv.docker.progress import Progress, Row
 from devenv.docker.records import Container
-from devenv.stack import platforms, preflight, pull
+from devenv.stack import pgdata, platforms, preflight, pull
 from devenv.stack.status import MISSING, ServiceStatus, status, unhealthy
 
 # How pip, curl and apt say that a certificate chain ends in a CA they do not know.
@@ -288,6 +288,8 @@ def up(
     if build is not True and fresh and converged(engine, targets, gpu=use_gpu):
         return done(unchanged=True)
     preflight.check_published_ports(engine, targets).raise_if_failed()
+    if "postgres" in targets:
+        pgdata.check(engine).raise_if_failed()
 
     progress = Progress(
         str(config.get("name", "")), [n for n in config["services"] if n in targets]

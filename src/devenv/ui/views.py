@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from devenv.release.canary.flow import CanaryStatus
     from devenv.scaffold.new import NewResult
     from devenv.scaffold.update import UpdateResult
+    from devenv.stack.backup import BackupResult
     from devenv.stack.lifecycle import VolumePlan
     from devenv.stack.platforms import Platform
     from devenv.stack.pull import ImagePlan
+    from devenv.stack.restore import RestoreResult
     from devenv.stack.start import UpResult
     from devenv.stack.status import ServiceStatus
 
@@ -288,3 +290,37 @@ def raw(text: str) -> None:
     """Command output passed through as it is (exec, logs, env)."""
     console.out.file.write(text)
     console.out.file.flush()
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count / 1e3:.1f} kB"
+
+
+def backup(result: BackupResult, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(result.as_dict())
+        return
+    counts = result.counts
+    console.info(
+        f"{counts.get('runs', 0)} runs, {counts.get('registered_models', 0)} models, "
+        f"{counts.get('aliases', 0)} aliases; {result.objects} objects "
+        f"({_size(result.object_bytes)}); archive {_size(result.size)} in {result.seconds:.1f}s"
+    )
+    if result.secrets:
+        console.warn(f"{result.path} holds .env's secrets: it was written 0600, keep it private")
+    console.out.print(str(result.path))
+
+
+def restored(result: RestoreResult, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(result.as_dict())
+        return
+    if result.snapshot:
+        console.info(f"the data it replaced is backed up in {result.snapshot}")
+    counts = result.counts
+    console.info(
+        f"verified: {counts.get('runs', 0)} runs, {counts.get('registered_models', 0)} models, "
+        f"{counts.get('aliases', 0)} aliases; {result.objects} objects "
+        f"({_size(result.object_bytes)}), checksums as in the archive"
+        + (f" (made with {result.from_store})" if result.from_store else "")
+    )
