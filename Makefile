@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 PYTEST_FLAGS ?= $(if $(CI),--require-docker,)
 KIT_OVERRIDES := tests/e2e/images/overrides.env
 
-.PHONY: help engine install docs lint test unit template e2e e2e-images bench-cli bench-serving bench-images bench-mlflow-login demo demo-down clean
+.PHONY: help engine install docs lint test unit template e2e e2e-images bench-cli bench-serving bench-images bench-mlflow-login bench-backup demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench-images: install ## image sizes, cold builds and code-edit rebuilds against
 
 bench-mlflow-login: install ## MLflow API calls without its login, with it uncached, and as the template sets it
 	$(BIN)/python tests/benchmarks/bench_mlflow_login.py
+
+bench-backup: install ## devenv backup/restore against pg_dump + an S3 copy by hand, same data
+	$(BIN)/python tests/benchmarks/bench_backup.py
 
 engine: ## is a Docker engine answering? (make demo checks this first, in seconds)
 	@command -v docker >/dev/null 2>&1 || { echo "make demo: docker is not installed; install Docker Engine or Docker Desktop" >&2; exit 1; }

@@ -116,12 +116,23 @@ def reset(
     names: ServicesArgument = None,
     *,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (for scripts).")] = False,
+    backup_first: Annotated[
+        bool,
+        typer.Option(
+            "--backup", help="Take a backup (devenv backup) into backups/ before deleting."
+        ),
+    ] = False,
 ) -> None:
     """DELETE data: stop services and remove their volumes (all by default). Asks first.
+
+    With --backup the running stack is backed up first (MLflow's database and every
+    artifact); devenv restore FILE brings it back.
 
     Examples:
 
       devenv reset objectstore
+
+      devenv reset --backup --yes
 
       devenv reset --yes
     """
@@ -129,8 +140,16 @@ def reset(
 
     stack = engine(every_profile=True)
     plans = lifecycle.reset_plan(stack, names or [])
-    if not views().confirm_deletion(plans, yes=yes):
+    if not views().confirm_deletion(plans, yes=yes, backup=backup_first):
         raise typer.Exit(0 if not plans else 1)
+    if backup_first:
+        from devenv.stack import backup
+        from devenv.ui import console, transfer
+
+        target = backup.default_path(stack, "before-reset")
+        with interruptible("nothing was deleted"), transfer.bar("backup") as on_bytes:
+            backup.backup(stack, target, on_bytes=on_bytes)
+        console.info(f"backed up first: {target} (devenv restore {target.name} brings it back)")
     deleted = lifecycle.reset(stack, plans, names or [])
     finish(success=f"deleted {len(deleted)} volume(s); devenv up starts afresh")
 

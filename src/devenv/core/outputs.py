@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -94,22 +94,20 @@ def atomic(target: Path, *, private: bool = False) -> Iterator[BinaryIO]:
 
 def write(target: Path, text: str, *, private: bool = False) -> None:
     """Text written whole or not at all (see `atomic`); an OS failure is one line."""
-    guarded(lambda: _write(target, text, private=private), target)
-
-
-def _write(target: Path, text: str, *, private: bool) -> None:
-    with atomic(target, private=private) as handle:
+    with writing(target), atomic(target, private=private) as handle:
         handle.write(text.encode("utf-8"))
 
 
-def guarded(action: Callable[[], None], target: Path) -> None:
-    """Run a write; the OS's refusal (disk full, permissions) as one line naming the file."""
+@contextmanager
+def writing(target: Path) -> Iterator[None]:
+    """The OS's refusal while writing `target` (disk full, permissions) as one line naming it."""
     try:
-        action()
+        yield
     except OSError as error:
         raise UsageError(
             f"cannot write {shorten(target, 200)}: {error.strerror or error}",
-            hint="free disk space or pick a file in a folder you can write to",
+            hint="free disk space or pick a file in a folder you can write to (nothing was "
+            "left behind)",
         ) from None
 
 

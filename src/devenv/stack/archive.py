@@ -120,11 +120,17 @@ def read_manifest(path: Path) -> tuple[tarfile.TarFile, Manifest]:
     except (tarfile.TarError, EOFError, OSError) as error:
         raise _bad(
             path,
-            f"is not a readable backup archive ({type(error).__name__})",
-            "it is damaged or truncated (an interrupted copy?): use another backup",
+            f"is truncated or damaged: not a whole tar archive ({type(error).__name__})",
+            "copy it again from where it was made (an interrupted copy?), or use another backup",
         ) from None
     if MANIFEST not in names:
         tar.close()
+        if any(n == DUMP or n.startswith(OBJECTS) for n in names):
+            raise _bad(
+                path,
+                "is truncated: it ends before its manifest (an interrupted copy?)",
+                "copy it again from where it was made, or use another backup",
+            )
         raise _bad(
             path,
             "is a tar archive, but not one devenv backup wrote (no manifest.json)",

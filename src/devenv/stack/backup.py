@@ -23,7 +23,7 @@ from typing import Any
 from devenv import __version__
 from devenv.clients.s3 import Bucket
 from devenv.core import outputs, services
-from devenv.core.errors import StackUnhealthyError
+from devenv.core.errors import DockerCommandError, StackUnhealthyError, UsageError
 from devenv.docker.engine import Engine
 from devenv.stack import archive
 from devenv.stack.status import MISSING
@@ -159,6 +159,11 @@ def dump(engine: Engine, container: str, dest: Path) -> dict[str, Any]:
         )
     try:
         engine.copy_out(container, IN_VOLUME, dest)
+    except DockerCommandError as error:
+        raise UsageError(
+            f"cannot copy the database dump to {dest.parent}: {error.message}",
+            hint="free disk space there (or set TMPDIR to a folder with room), then run again",
+        ) from None
     finally:
         engine.exec(service, ["rm", "-f", IN_VOLUME])
     version = psql(engine, "show server_version").split()[0]
@@ -183,7 +188,10 @@ def backup(
     store = bucket(engine)
     counts = mlflow_counts(engine)
     progress = on_bytes or (lambda _done, _total, _what: None)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".devenv-backup-") as scratch:
+    with (
+        outputs.writing(target),
+        tempfile.TemporaryDirectory(prefix="devenv-backup-") as scratch,
+    ):
         dump_file = Path(scratch) / "mlflow.dump"
         progress(0, 0, "pg_dump of MLflow's database")
         dumped = dump(engine, names["postgres"], dump_file)

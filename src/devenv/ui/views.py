@@ -245,14 +245,17 @@ def ps(containers: list[Container], *, as_json: bool) -> None:
     console.out.print(tables.ps(containers))
 
 
-def confirm_deletion(plans: list[VolumePlan], *, yes: bool) -> bool:
-    """Say what `reset` deletes, for good; without --yes ask (a terminal) or refuse (a pipe)."""
+def confirm_deletion(plans: list[VolumePlan], *, yes: bool, backup: bool = False) -> bool:
+    """Say what `reset` deletes, for good; without --yes ask (a terminal) or refuse (a pipe).
+    Without --backup, offer it."""
     if not plans:
         console.info("nothing to delete")
         return False
-    console.info("This deletes, for good:")
+    console.info("This deletes, for good:" if not backup else "This backs up, then deletes:")
     for plan in plans:
         console.info(f"  volume {plan.volume}  (used by {', '.join(plan.services) or 'nothing'})")
+    if not backup:
+        console.info("(devenv reset --backup takes a backup first; devenv restore brings it back)")
     if yes:
         return True
     import sys
