@@ -236,3 +236,49 @@ def test_a_postgres_major_change_is_refused_before_anything_starts(stack: Stack)
     stack.engine.forget()
     assert stack.engine.states()["postgres"].id == running, "nothing was recreated"
     assert fingerprint(stack) == before
+
+
+def _interrupted(stack: Stack, *args: str, after: float) -> subprocess.CompletedProcess[str]:
+    """`devenv ARGS` sent SIGINT (Ctrl-C) after `after` seconds."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("devenv")), *args],
+        cwd=stack.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(after)
+    assert process.poll() is None, "it ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def test_ctrl_c_during_restore_then_again_gives_everything_back(stack: Stack) -> None:
+    cut = _interrupted(stack, "restore", str(state["archive"]), "--replace", after=4)
+    one_error(cut, 130, "interrupted")
+    again = cli(stack, "restore", str(state["archive"]), "--replace")
+    assert again.returncode == 0, again.stderr
+    assert fingerprint(stack) == state["before"]
+
+
+def test_ctrl_c_during_up_then_up_again(stack: Stack) -> None:
+    assert cli(stack, "down").returncode == 0
+    cut = _interrupted(stack, "up", after=3)
+    one_error(cut, 130, "interrupted")
+    assert cli(stack, "up").returncode == 0
+    assert fingerprint(stack) == state["before"]
+
+
+def test_new_warns_about_volumes_an_earlier_project_left(tmp_path: Path) -> None:
+    name = f"leftover{os.getpid()}"
+    volume = f"{name}_postgres-data"
+    subprocess.run(["docker", "volume", "create", "--label",
+                    f"com.docker.compose.project={name}", volume],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        made = devenv_cli(tmp_path, "new", name, "--defaults", "-d", "gpu=none")
+    finally:
+        subprocess.run(["docker", "volume", "rm", volume], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    assert f"docker volume rm {volume}" in made.stderr

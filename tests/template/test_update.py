@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from devenv.scaffold import template as scaffold
 from devenv.core.envfile import read_env
+from devenv.scaffold import template as scaffold
 from devenv.scaffold.template import template_root
 from tests.helpers import git, run_cli
+
 
 def plain_git_template(tmp_path: Path) -> Path:
     """A git copy of the template tagged v1."""
@@ -235,8 +236,8 @@ def test_a_conflicted_notebook_is_reported(capsys, template_repo: Path, tmp_path
     assert result.code == 6, result.err
     assert "notebooks/quickstart.ipynb" in result.err
     # ...and `devenv up`'s own scan finds it too, until it is resolved.
-    from devenv.stack.preflight import check_conflicts
     from devenv.core.project import Project
+    from devenv.stack.preflight import check_conflicts
 
     with pytest.raises(Exception, match="quickstart.ipynb"):
         check_conflicts(Project(project)).raise_if_failed()
@@ -290,3 +291,28 @@ def test_update_with_an_unreachable_source_is_one_line(capsys, template_repo: Pa
     assert result.code == 3, result.err
     assert result.err.startswith("error: template ") and "hint:" in result.err
     assert "Traceback" not in result.err
+
+
+def test_an_update_that_changes_a_data_image_says_to_back_up_first(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    release_v2(template_repo, "postgres:18.1-bookworm", "postgres:19.0-bookworm",
+               "template/compose.yaml.jinja")  # fmt: skip
+    result = run_cli(capsys, "update", "--template", str(template_repo), "--vcs-ref", "v2",
+                     "--json", cwd=project)  # fmt: skip
+    assert result.code == 0, result.err
+    moved = json.loads(result.out)["data_images_changed"]
+    assert list(moved) == ["postgres"] and moved["postgres"][1].endswith("postgres:19.0-bookworm}")
+    plain = run_cli(capsys, "update", "--template", str(template_repo), "--vcs-ref", "v2",
+                    cwd=project)  # fmt: skip
+    assert "back up" not in plain.err  # nothing changed the second time
+
+
+def test_update_backup_needs_the_stack_running(capsys, template_repo: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """--backup goes through the running services: with no engine it stops before updating."""
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    release_v2(template_repo, "## Daily use", "## Daily use (v2)")
+    result = run_cli(capsys, "update", "--backup", "--template", str(template_repo),
+                     "--vcs-ref", "v2", cwd=project)  # fmt: skip
+    assert result.code == 10, result.err
+    assert "_commit: v1" in (project / ".copier-answers.yml").read_text(), "not updated"

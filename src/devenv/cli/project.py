@@ -4,6 +4,7 @@ brought into it."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,8 @@ from devenv.cli.base import (
     JsonOption,
     RefOption,
     TemplateOption,
+    engine,
+    engine_for,
     interruptible,
     path_argument,
     project,
@@ -63,6 +66,27 @@ def new(
             git_init=git,
         )
     views().new(result, time.monotonic() - started, as_json=json_output)
+    _warn_leftover_volumes(result.dest)
+
+
+def _warn_leftover_volumes(root: Path) -> None:
+    """Volumes of an earlier project of the same compose name would be reused by this one,
+    whose fresh secrets cannot open them (Postgres: "password authentication failed")."""
+    from devenv.core.errors import DevenvError
+    from devenv.core.project import Project
+    from devenv.stack import preflight
+    from devenv.ui import console
+
+    try:
+        found = preflight.project_volumes(engine_for(Project(root.resolve())))
+    except DevenvError:  # no engine here: nothing to reuse
+        return
+    if found:
+        console.warn(
+            f"volumes of an earlier project named like this one exist ({', '.join(found)}): "
+            "this project's new secrets cannot open them. Remove them (docker volume rm "
+            f"{' '.join(found)}) or set another COMPOSE_PROJECT_NAME in .env before devenv up"
+        )
 
 
 def update(
@@ -70,6 +94,12 @@ def update(
     data: DataOption = None,
     template: TemplateOption = None,
     vcs_ref: RefOption = None,
+    backup_first: Annotated[
+        bool,
+        typer.Option(
+            "--backup", help="Back up the running stack's data (devenv backup) before updating."
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Update this project from its template, keeping your edits, secrets and settings.
@@ -91,5 +121,15 @@ def update(
     from devenv.scaffold.template import parse_data
     from devenv.scaffold.update import update_project
 
-    result = update_project(project(), parse_data(data or []), template=template, vcs_ref=vcs_ref)
+    wanted = parse_data(data or [])
+    if backup_first:
+        from devenv.stack import backup
+        from devenv.ui import console, transfer
+
+        stack = engine()
+        target = backup.default_path(stack, "before-update")
+        with interruptible("nothing was updated"), transfer.bar("backup") as on_bytes:
+            backup.backup(stack, target, on_bytes=on_bytes)
+        console.info(f"backed up first: {target}")
+    result = update_project(project(), wanted, template=template, vcs_ref=vcs_ref)
     views().update(result, as_json=json_output)

@@ -33,11 +33,29 @@ class UpdateResult:
     env_follow: envfile.EnvFollow = field(default_factory=envfile.EnvFollow)
     # Answers this update changed: name -> (before, after).
     answers: dict[str, tuple[object, object]] = field(default_factory=dict)
+    # Images of the services that hold data (compose.yaml's defaults): name -> (before, after).
+    data_images: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def store_changed(self) -> bool:
         """A new object store starts on the old one's volume, whose files it cannot read."""
         return "object_store" in self.answers
+
+
+DATA_SERVICES = ("postgres", "objectstore")
+
+
+def data_images(root: Path) -> dict[str, str]:
+    """The image line compose.yaml gives each service that holds data (as written, with its
+    ${VAR:-default})."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((root / "compose.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    found = (spec.get("services") or {}) if isinstance(spec, dict) else {}
+    return {n: str((found.get(n) or {}).get("image") or "") for n in DATA_SERVICES if n in found}
 
 
 def _changed_files(root: Path) -> list[str]:
@@ -149,6 +167,7 @@ def update_project(
     example = root / ".env.example"
     example_before = example.read_text(encoding="utf-8") if example.is_file() else ""
     env_missing = not (root / ".env").is_file()
+    images_before = data_images(root)
     try:
         with Worker(
             src_path=source,
@@ -194,6 +213,12 @@ def update_project(
         for k in sorted(set(answers) | set(after))
         if not str(k).startswith("_") and answers.get(k) != after.get(k)
     }
+    images_after = data_images(root)
+    moved = {
+        name: (image, images_after[name])
+        for name, image in images_before.items()
+        if images_after.get(name, image) != image
+    }
     return UpdateResult(
         root,
         str(old_ref),
@@ -203,4 +228,5 @@ def update_project(
         synced,
         followed,
         differ,
+        moved,
     )

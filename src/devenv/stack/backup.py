@@ -22,7 +22,7 @@ from typing import Any
 
 from devenv import __version__
 from devenv.clients.s3 import Bucket
-from devenv.core import outputs, services
+from devenv.core import outputs, proc, services
 from devenv.core.errors import DockerCommandError, StackUnhealthyError, UsageError
 from devenv.docker.engine import Engine
 from devenv.stack import archive
@@ -74,7 +74,21 @@ def default_path(engine: Engine, label: str = "backup") -> Path:
     name = engine.config.get("name") or engine.project.root.name
     folder = engine.project.root / FOLDER
     folder.mkdir(exist_ok=True)
+    _ignored(engine.project.root)
     return folder / f"{name}-{label}-{stamp}.tar"
+
+
+def _ignored(root: Path) -> None:
+    """Projects made before backups/ was in the template's .gitignore: ignore it in this clone
+    only (.git/info/exclude), so an archive is never committed or blocks `devenv update`."""
+    exclude = root / ".git" / "info" / "exclude"
+    if not exclude.parent.is_dir() or proc.which("git") is None:
+        return
+    probe = f"{FOLDER}/x.tar"
+    checked = proc.run(["git", "-C", str(root), "check-ignore", "-q", probe], timeout=10)
+    if checked.code == 1:  # a repository, and not ignored
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write(f"\n# devenv backup's archives (your data)\n/{FOLDER}/\n")
 
 
 def service_with_probe(engine: Engine, probe: str) -> services.Service:

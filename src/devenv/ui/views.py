@@ -65,6 +65,7 @@ def update(result: UpdateResult, *, as_json: bool) -> None:
                 "env_updated": result.env_follow.updated,
                 "env_kept": result.env_follow.kept,
                 "answers_changed": {k: list(v) for k, v in result.answers.items()},
+                "data_images_changed": {k: list(v) for k, v in result.data_images.items()},
             }
         )
         return
@@ -80,8 +81,15 @@ def update(result: UpdateResult, *, as_json: bool) -> None:
         before, after = result.answers["object_store"]
         console.warn(
             f"object store {before} -> {after}: artifacts stay in the old store's files on the "
-            f"objectstore-data volume, which {after} cannot read; start it empty with: "
-            "devenv reset objectstore (deletes them), or move them first (docs/object-stores.md)"
+            f"objectstore-data volume, which {after} cannot read; move them while the old store "
+            "still runs: devenv backup, then devenv reset objectstore --yes, devenv up, devenv "
+            "restore FILE --replace (docs/data-safety.md)"
+        )
+    for name, (before, after) in result.data_images.items():
+        console.warn(
+            f"{name}'s image changes ({before} -> {after}): back up before the next devenv up "
+            "(devenv backup; devenv up refuses a Postgres of another major version and says "
+            "how to move the data)"
         )
     if not result.changed:
         console.success(f"already up to date ({result.new_ref})")
