@@ -200,3 +200,17 @@ def test_postgres_data_of_the_same_major(tmp_path: Path, seen: str, status: str)
 def test_a_running_postgres_of_this_image_is_not_looked_into(tmp_path: Path) -> None:
     engine = VolumeEngine(tmp_path, "15\npostgres (PostgreSQL) 17.2\n", "postgres:17.2")
     assert pgdata.check(engine).status == "ok" and engine.looked == 0
+
+
+def test_a_shielded_step_finishes_before_ctrl_c_takes_effect() -> None:
+    import os
+    import signal
+
+    from devenv.core.interrupts import shielded
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt), shielded():
+        os.kill(os.getpid(), signal.SIGINT)
+        finished.append("step")
+    assert finished == ["step"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devenv.core import interrupts
 from devenv.core.errors import StackUnhealthyError, UsageError
 from devenv.docker.engine import Engine
 from devenv.stack import archive, backup
 from devenv.stack.backup import IN_VOLUME, OnBytes, service_with_probe
+from devenv.stack.status import MISSING
 
 MLFLOW_WAIT = 180  # seconds for MLflow to be healthy again after the database changed
 
@@ -103,12 +105,13 @@ def restore(
             progress(0, 0, f"snapshot of the current data: {snapshot.name}")
             backup.backup(engine, snapshot, on_bytes=on_bytes)
         mlflow = service_with_probe(engine, "mlflow").name
-        engine.stop_services([mlflow])
-        try:
+        try:  # MLflow starts again whatever happens, Ctrl-C included (held during the stop)
+            with interrupts.shielded():
+                engine.stop_services([mlflow])
             _restore_database(engine, names["postgres"], tar)
             moved = _restore_objects(engine, tar, manifest, replace=bool(held), progress=progress)
         finally:
-            engine.start_services([mlflow])
+            _ensure_started(engine, mlflow)
         _wait_healthy(engine, mlflow)
         _sync_admin(engine, mlflow)
         restored = _verify(engine, manifest)
@@ -196,6 +199,18 @@ def _restore_objects(
 
 def _single_part(etag: str) -> bool:
     return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
+
+
+def _ensure_started(engine: Engine, service: str, seconds: float = 60) -> None:
+    """Start MLflow again. A stop cut short by Ctrl-C can still be under way in the engine, so
+    start until it is seen running."""
+    deadline = time.monotonic() + seconds
+    while True:
+        engine.start_services([service])
+        engine.forget()
+        if engine.states().get(service, MISSING).running or time.monotonic() > deadline:
+            return
+        time.sleep(1)
 
 
 def _wait_healthy(engine: Engine, service: str) -> None:
