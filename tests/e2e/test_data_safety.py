@@ -203,38 +203,36 @@ def test_restore_into_another_project_with_its_own_secrets(
         assert cli(other, "smoke").returncode == 0  # registers and serves on top of it
 
 
-def test_a_postgres_major_change_is_refused_before_anything_starts(stack: Stack) -> None:
-    """The volume's real PG_VERSION, read by a throwaway container, against an image whose
-    server is another major. The image is a stand-in (the kit's Postgres with `postgres
-    --version` saying 16: no second major is reachable offline); devenv must stop before
-    compose recreates anything."""
-    kit_image = stack.env["POSTGRES_IMAGE"]
-    other = f"{stack.name}-postgres-other-major:16"
-    dockerfile = (
-        f"FROM {kit_image}\n"
-        "RUN mkdir -p /opt/shim && printf '#!/bin/sh\\necho \"postgres (PostgreSQL) 16.0\"\\n' "
-        "> /opt/shim/postgres && chmod +x /opt/shim/postgres\n"
-        "ENV PATH=/opt/shim:$PATH\n"
-    )
-    built = subprocess.run(
-        ["docker", "build", "-q", "-t", other, "-"], input=dockerfile, capture_output=True,
-        text=True,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    running = stack.engine.states()["postgres"].id
+def test_a_postgres_major_move_is_refused_then_done_by_backup_reset_restore(stack: Stack) -> None:
+    """Real data, real majors: the kit's Postgres 15 (bookworm) holds the data, Postgres 17 is
+    Debian trixie's package. `up` on 17 refuses before anything is recreated; the documented
+    path (backup, reset postgres, the new image, up, restore) moves everything across."""
+    from tests.e2e.images import kit
+
+    newer = kit.postgres(17, "trixie")
     before = fingerprint(stack)
+    running = stack.engine.states()["postgres"].id
     env_file = stack.root / ".env"
     saved = env_file.read_text()
-    try:
-        env_file.write_text(saved + f"POSTGRES_IMAGE={other}\n")
-        refused = cli(stack, "up")
-        one_error(refused, 2, "holds Postgres 15 data")
-        assert "devenv backup" in refused.stderr
-    finally:
-        env_file.write_text(saved)
-        subprocess.run(["docker", "image", "rm", other], capture_output=True)
+    env_file.write_text(saved + f"POSTGRES_IMAGE={newer}\n")
+    refused = cli(stack, "up")
+    one_error(refused, 2, "holds Postgres 15 data")
+    assert "devenv backup" in refused.stderr
     stack.engine.forget()
     assert stack.engine.states()["postgres"].id == running, "nothing was recreated"
+
+    env_file.write_text(saved)
+    made = cli(stack, "backup", "--json")
+    assert made.returncode == 0, made.stderr
+    moved = json.loads(made.stdout)["path"]
+    assert cli(stack, "reset", "postgres", "--yes").returncode == 0
+    env_file.write_text(saved + f"POSTGRES_IMAGE={newer}\n")
+    up = cli(stack, "up")
+    assert up.returncode == 0, up.stderr
+    restored = cli(stack, "restore", moved, "--replace")  # the bucket kept its objects
+    assert restored.returncode == 0, restored.stderr
+    version = stack.exec("postgres", "psql", "-U", "postgres", "-tAc", "show server_version")
+    assert version.strip().startswith("17"), version
     assert fingerprint(stack) == before
 
 

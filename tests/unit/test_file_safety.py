@@ -64,10 +64,16 @@ def test_k8s_render_refuses_project_files_before_generating_anything(
     assert snapshot(project) == before
 
 
-def test_k8s_render_to_an_impossible_path_writes_nothing(capsys, project: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("output", "words"),
+    [("/proc/x", "not writable"), ("/proc/devenv-x/out.yaml", "does not exist")],
+)
+def test_k8s_render_to_an_impossible_path_writes_nothing(
+    capsys, project: Path, output: str, words: str
+) -> None:  # type: ignore[no-untyped-def]
     before = snapshot(project)
-    result = run_cli(capsys, "k8s", "render", "local", "-o", "/proc/devenv-x/out.yaml", cwd=project)
-    one_error(result, 2, "does not exist")
+    result = run_cli(capsys, "k8s", "render", "local", "-o", output, cwd=project)
+    one_error(result, 2, words)
     assert snapshot(project) == before  # k8s/base/generated untouched
 
 

@@ -53,11 +53,16 @@ def check(path: Path, *, root: Path | None, force: bool, flag: str, new: bool = 
             f"cannot write {shown}: the folder {shorten(parent, 200)} does not exist",
             hint="create the folder first, or pick a file in an existing one",
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:  # the one sure test (permissions, read-only mounts, /proc): make a file there
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".probe")
+        os.close(fd)
+        Path(probe).unlink()
+    except OSError as error:
         raise UsageError(
-            f"cannot write {shown}: {shorten(parent, 200)} is not writable",
+            f"cannot write {shown}: {shorten(parent, 200)} is not writable "
+            f"({error.strerror or error})",
             hint="pick a file in a folder you can write to",
-        )
+        ) from None
     if root is not None and not force:
         home = root.resolve()
         resolved = target.resolve()

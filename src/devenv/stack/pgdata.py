@@ -62,6 +62,6 @@ def check(engine: Engine, service: str = "postgres") -> Result:
         "which would not use it (MLflow would start empty)",
         f"keep POSTGRES_IMAGE at a {old}.x image, or move the data across: set it back, devenv "
         f"backup, devenv reset postgres --yes, set {server}, devenv up, devenv restore FILE "
-        "(docs/data-safety.md)",
+        "--replace (docs/data-safety.md)",
         error=UsageError,
     )

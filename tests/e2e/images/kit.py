@@ -121,16 +121,16 @@ def debian_arm64(force: bool) -> str:
     return tag
 
 
-def debian_base(force: bool) -> str:
-    tag = f"{REPO}/debian:{SUITE}-{digest(SUITE, MIRROR, 'minbase')}"
+def debian_base(force: bool, suite: str = SUITE) -> str:
+    tag = f"{REPO}/debian:{suite}-{digest(suite, MIRROR, 'minbase')}"
     if exists(tag) and not force:
         return tag
     if not shutil.which("debootstrap"):
         sys.exit("kit: debootstrap is missing (apt-get install debootstrap)")
-    log(f"debootstrap {SUITE} (minbase) -> {tag}")
+    log(f"debootstrap {suite} (minbase) -> {tag}")
     with tempfile.TemporaryDirectory(prefix="kit-rootfs-") as root:
         subprocess.run(
-            ["debootstrap", "--variant=minbase", SUITE, root, MIRROR],
+            ["debootstrap", "--variant=minbase", suite, root, MIRROR],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -155,11 +155,14 @@ def derived(
     force: bool,
     extra_files: Iterable[Path] = (),
     platform: str | None = None,
+    build_args: dict[str, str] | None = None,
 ) -> str:
     """Build `<kit>/<name>:<version>-<hash>` from HERE/<name>/Dockerfile on top of `base`."""
     extras = list(extra_files)
+    more = dict(build_args or {})
     suffix = f"-{platform.split('/')[-1]}" if platform else ""
-    tag = f"{REPO}/{name}:{version}{suffix}-{digest(base, HERE / name, *extras)}"
+    inputs = digest(base, HERE / name, *extras, *(f"{k}={v}" for k, v in sorted(more.items())))
+    tag = f"{REPO}/{name}:{version}{suffix}-{inputs}"
     if exists(tag) and not force:
         return tag
     log(f"build {tag}")
@@ -172,12 +175,19 @@ def derived(
                 os.link(f, Path(ctx, f.name))
             except OSError:
                 shutil.copy2(f, ctx)
-        args = {"BASE_IMAGE": base} if base else {}
+        args = {"BASE_IMAGE": base, **more} if base else more
         if platform:
             buildkit_build(Path(ctx), tag, args, platform)
         else:
             docker_build(Path(ctx), tag, args)
     return tag
+
+
+def postgres(major: int, suite: str, force: bool = False) -> str:
+    """A Postgres of another major version, from another Debian suite's package (17: trixie):
+    the real thing for the major-version move test."""
+    base = debian_base(force, suite)
+    return derived("postgres", str(major), base, force, build_args={"PG_MAJOR": str(major)})
 
 
 def weed_binary() -> Path:
