@@ -216,3 +216,24 @@ def test_any_difference_means_compose_up_runs(engine: FakeEngine, change: str) -
     else:
         del engine.running[by_name["serving"]]
     assert not start.converged(engine, targets, gpu=False)
+
+
+def test_reset_of_a_service_also_removes_what_depends_on_it(engine: FakeEngine) -> None:
+    """MLflow kept running after `reset postgres` would hold a connection to a database without
+    its tables: it goes too, and so does what depends on it; the object store stays."""
+    engine.config = {
+        "services": {
+            "postgres": {"volumes": [{"type": "volume", "source": "pg"}]},
+            "objectstore": {},
+            "mlflow": {"depends_on": {"postgres": {}, "objectstore": {}}},
+            "serving": {"depends_on": {"mlflow": {}}},
+        },
+        "volumes": {"pg": {"name": "proj_pg"}},
+    }
+    removed: list[list[str]] = []
+    engine.remove = lambda names, volumes: removed.append(list(names))  # type: ignore[method-assign]
+    engine.remove_volumes = lambda names: list(names)  # type: ignore[method-assign]
+    engine.require = lambda: None  # type: ignore[method-assign]
+    plans = lifecycle.reset_plan(engine, ["postgres"])
+    assert lifecycle.reset(engine, plans, ["postgres"]) == ["proj_pg"]
+    assert removed == [["mlflow", "postgres", "serving"]]

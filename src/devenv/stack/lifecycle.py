@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from devenv.core import services
 from devenv.core.errors import ExecFailedError, StackUnhealthyError, UsageError
@@ -40,13 +41,30 @@ def reset_plan(engine: Engine, names: list[str]) -> list[VolumePlan]:
     return plans
 
 
+def dependents(config: dict[str, Any], names: set[str]) -> set[str]:
+    """The services that depend on these, directly or not (compose's depends_on)."""
+    found = set(names)
+    while True:
+        more = {
+            service
+            for service, spec in config["services"].items()
+            if service not in found and set(spec.get("depends_on") or {}) & found
+        }
+        if not more:
+            return found
+        found |= more
+
+
 def reset(engine: Engine, plans: list[VolumePlan], names: list[str]) -> list[str]:
-    """Stop the services using the volumes, then delete the volumes. Returns what was deleted."""
+    """Stop the services using the volumes, then delete the volumes. Returns what was deleted.
+    What depends on them is removed too, so the next `up` starts it against the fresh data
+    (MLflow would otherwise keep its connection to a database without its tables)."""
     engine.require()
     if not names:
         engine.down(volumes=True)
     else:
-        engine.remove(sorted({s for plan in plans for s in plan.services}), volumes=True)
+        users = {s for plan in plans for s in plan.services}
+        engine.remove(sorted(dependents(engine.config, users)), volumes=True)
         engine.remove_volumes([p.volume for p in plans])
     return [p.volume for p in plans]
 
