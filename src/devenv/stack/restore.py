@@ -87,7 +87,15 @@ def restore(
     with tar:
         progress(0, 0, "checking the archive against its manifest")
         archive.verify(path, tar, manifest)
-        names = backup.require_running(engine, "a restore", "postgres", "s3", "mlflow")
+        # MLflow itself may be down (a restore cut short leaves it unable to start): it is
+        # stopped, then started against the restored database anyway.
+        names = backup.require_running(engine, "a restore", "postgres", "s3")
+        mlflow = service_with_probe(engine, "mlflow").name
+        if mlflow not in engine.states():
+            raise StackUnhealthyError(
+                f"a restore needs the stack up, and {mlflow} has no container",
+                hint="start it with: devenv up (nothing was changed)",
+            )
         _check_versions(engine, manifest)
         counts, objects = holdings(engine)
         held = counts.get("runs", 0) + counts.get("registered_models", 0) + objects
@@ -104,7 +112,6 @@ def restore(
             snapshot = backup.default_path(engine, "before-restore")
             progress(0, 0, f"snapshot of the current data: {snapshot.name}")
             backup.backup(engine, snapshot, on_bytes=on_bytes)
-        mlflow = service_with_probe(engine, "mlflow").name
         try:  # MLflow starts again whatever happens, Ctrl-C included (held during the stop)
             with interrupts.shielded():
                 engine.stop_services([mlflow])
