@@ -2,10 +2,12 @@
 
 Order, so that a refusal changes nothing: the archive is read through and checked against its
 manifest, the stack must be running, and a stack that already holds runs, models or objects
-is refused unless `replace` (which snapshots it first). Then MLflow is stopped, its database
-recreated from the dump, the bucket filled (each object signed with its SHA-256, so the store
-refuses a body that differs), MLflow started, its admin given this project's password (the
-dump carries the old project's login), and the result checked against the manifest.
+is refused unless `replace` (which snapshots it first). Then the dump is loaded into a database
+of its own and the objects are added to the bucket (each signed with its SHA-256, so the store
+refuses a body that differs): what MLflow shows is unchanged until MLflow is stopped and the
+two databases swap names (Ctrl-C held for that moment). MLflow starts again, its admin is
+given this project's password (the dump carries the old project's login), objects the archive
+lacks go (with `replace`), and the result is checked against the manifest.
 """
 
 from __future__ import annotations
@@ -112,13 +114,18 @@ def restore(
             snapshot = backup.default_path(engine, "before-restore")
             progress(0, 0, f"snapshot of the current data: {snapshot.name}")
             backup.backup(engine, snapshot, on_bytes=on_bytes)
-        try:  # MLflow starts again whatever happens, Ctrl-C included (held during the stop)
+        # Staged where MLflow does not look: the dump into a database of its own, the objects
+        # added beside the ones there. Ctrl-C until the swap leaves what MLflow shows as it was.
+        _stage_database(engine, names["postgres"], tar)
+        moved = _restore_objects(engine, tar, manifest, progress=progress)
+        try:  # the swap, whole or not at all: Ctrl-C is held, and MLflow starts again after it
             with interrupts.shielded():
                 engine.stop_services([mlflow])
-            _restore_database(engine, names["postgres"], tar)
-            moved = _restore_objects(engine, tar, manifest, replace=bool(held), progress=progress)
+                _swap_database(engine)
         finally:
             _ensure_started(engine, mlflow)
+        if held:
+            _prune(engine, manifest)
         _wait_healthy(engine, mlflow)
         _sync_admin(engine, mlflow)
         restored = _verify(engine, manifest)
@@ -146,9 +153,44 @@ def _check_versions(engine: Engine, manifest: archive.Manifest) -> None:
         )
 
 
-def _restore_database(engine: Engine, container: str, tar: tarfile.TarFile) -> None:
-    """MLflow's database dropped, made again for MLflow's role and loaded from the dump."""
+# The staged copy of MLflow's database, and the old one for the moment of the swap.
+STAGED, REPLACED = "_devenv_restoring", "_devenv_replaced"
+
+
+def _pg(engine: Engine, command: list[str], doing: str) -> None:
+    """A Postgres client command in the Postgres container, as an argument list (no shell:
+    names are passed as they are)."""
     service = service_with_probe(engine, "postgres").name
+    done = engine.exec(service, command, waiting=doing)
+    if not done.ok:
+        raise StackUnhealthyError(
+            f"{doing} failed: {done.last_line()}",
+            hint="MLflow's database is as it was: devenv logs postgres shows why",
+        )
+
+
+def _names(engine: Engine) -> tuple[str, str, str]:
+    """(superuser, MLflow's role, MLflow's database) as compose gives them to Postgres."""
+    env = engine.config["services"][service_with_probe(engine, "postgres").name]["environment"]
+    return env["POSTGRES_USER"], env["MLFLOW_DB_USER"], env["MLFLOW_DB_NAME"]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql(engine: Engine, *statements: str, doing: str) -> None:
+    admin, _role, _db = _names(engine)
+    command = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-U", admin, "-d", "postgres"]
+    for statement in statements:
+        command += ["-c", statement]
+    _pg(engine, command, doing)
+
+
+def _stage_database(engine: Engine, container: str, tar: tarfile.TarFile) -> None:
+    """The dump loaded into a database of its own (MLflow's name + STAGED), owned by MLflow's
+    role; MLflow's own database is not touched."""
+    _admin, role, db = _names(engine)
     with tempfile.TemporaryDirectory(prefix="devenv-restore-") as scratch:
         local = Path(scratch) / "mlflow.dump"
         with local.open("wb") as out:
@@ -156,22 +198,50 @@ def _restore_database(engine: Engine, container: str, tar: tarfile.TarFile) -> N
                 out.write(chunk)
         local.chmod(0o644)  # read by pg_restore as MLflow's role, not only by root
         engine.copy_in(local, container, IN_VOLUME)
-    script = (
-        f'set -e; trap "rm -f {IN_VOLUME}" EXIT; '
-        'dropdb -U "$POSTGRES_USER" --if-exists --force "$MLFLOW_DB_NAME"; '
-        'createdb -U "$POSTGRES_USER" -O "$MLFLOW_DB_USER" "$MLFLOW_DB_NAME"; '
-        'psql -U "$POSTGRES_USER" -d postgres -qc "REVOKE ALL ON DATABASE \\"$MLFLOW_DB_NAME\\" '
-        'FROM PUBLIC"; '
-        'pg_restore -U "$MLFLOW_DB_USER" -d "$MLFLOW_DB_NAME" --no-owner --no-privileges '
-        f"--exit-on-error {IN_VOLUME}"
-    )
-    done = engine.exec(service, ["sh", "-c", script], waiting="pg_restore")
-    if not done.ok:
-        raise StackUnhealthyError(
-            f"pg_restore failed: {done.last_line()}",
-            hint="the stack's database may be empty now: restore the snapshot devenv printed, "
-            "or run this again",
+    staged = db + STAGED
+    try:
+        _sql(
+            engine,
+            f"DROP DATABASE IF EXISTS {_ident(staged)} WITH (FORCE)",
+            f"CREATE DATABASE {_ident(staged)} OWNER {_ident(role)}",
+            f"REVOKE ALL ON DATABASE {_ident(staged)} FROM PUBLIC",
+            doing="making the database to restore into",
         )
+        _pg(
+            engine,
+            ["pg_restore", "-U", role, "-d", staged, "--no-owner", "--no-privileges",
+             "--exit-on-error", IN_VOLUME],
+            "pg_restore",
+        )  # fmt: skip
+    finally:
+        engine.exec(service_with_probe(engine, "postgres").name, ["rm", "-f", IN_VOLUME])
+
+
+def _swap_database(engine: Engine) -> None:
+    """The staged database becomes MLflow's in two renames (MLflow stopped), then the old one
+    is dropped."""
+    _admin, _role, db = _names(engine)
+    literal = "'" + db.replace("'", "''") + "'"
+    terminate = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608 - a quoted literal
+        f"WHERE datname = {literal} AND pid <> pg_backend_pid()"
+    )
+    _sql(
+        engine,
+        terminate,
+        f"ALTER DATABASE {_ident(db)} RENAME TO {_ident(db + REPLACED)}",
+        f"ALTER DATABASE {_ident(db + STAGED)} RENAME TO {_ident(db)}",
+        f"DROP DATABASE {_ident(db + REPLACED)} WITH (FORCE)",
+        doing="the database swap",
+    )
+
+
+def _prune(engine: Engine, manifest: archive.Manifest) -> None:
+    """--replace: objects the archive does not have are deleted, after the swap."""
+    keep = {o["key"] for o in manifest.objects}
+    store = backup.bucket(engine)
+    for old in [o for o in store.objects() if o.key not in keep]:
+        store.delete(old.key)
 
 
 def _restore_objects(
@@ -179,13 +249,9 @@ def _restore_objects(
     tar: tarfile.TarFile,
     manifest: archive.Manifest,
     *,
-    replace: bool,
     progress: OnBytes,
 ) -> int:
     store = backup.bucket(engine)
-    if replace:
-        for old in list(store.objects()):
-            store.delete(old.key)
     total = sum(int(o["size"]) for o in manifest.objects)
     done = 0
     for item in manifest.objects:
