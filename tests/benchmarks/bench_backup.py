@@ -39,7 +39,15 @@ SERVICES = ["mlflow"]  # and what it depends on: postgres, the object store
 
 
 def sh(*args: str, cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(list(args), cwd=cwd, check=True, capture_output=True, **kwargs)  # type: ignore[call-overload,no-any-return]
+    done: subprocess.CompletedProcess[bytes] = subprocess.run(
+        list(args),
+        cwd=cwd,
+        capture_output=True,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(args)[:120]} failed:\n{done.stderr.decode(errors='replace')[-2000:]}")
+    return done
 
 
 def seed(env: dict[str, str], runs: int, objects: int, mb: int) -> None:

@@ -214,3 +214,16 @@ def test_a_shielded_step_finishes_before_ctrl_c_takes_effect() -> None:
         finished.append("step")
     assert finished == ["step"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_admin_password_hash_is_the_one_mlflow_checks() -> None:
+    """werkzeug's scrypt format, which MLflow's login checks: the value werkzeug itself gave
+    (in the MLflow image) for this salt and password."""
+    expected = (
+        "scrypt:32768:8:1$abcdefghijklmnop$81b59dde9d092f718dfb03433d8da9c3665fd3041418559f01d926"
+        "23eda9e66a6205e9230bf16318717746682357b4a1774d75dde137aea408fcfb874e777296"
+    )
+    assert restore.password_hash("correct horse", "abcdefghijklmnop") == expected
+    fresh = restore.password_hash("correct horse")
+    assert fresh != restore.password_hash("correct horse")  # a new salt each time
+    assert fresh.startswith("scrypt:32768:8:1$") and len(fresh.split("$")[1]) == 16

@@ -10,8 +10,10 @@ body. Tests put a fault-injecting transport in front (`use_transport`).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,9 +33,16 @@ def use_transport(transport: httpx.BaseTransport | None) -> None:
     _transport = transport
 
 
+@lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """httpx's own TLS settings, made once per process: loading the CA bundle costs ~17 ms,
+    which a backup of hundreds of objects would pay per object."""
+    return httpx.create_ssl_context()
+
+
 def client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
     """The one way devenv makes an HTTP client: bounded, honouring the proxy settings."""
-    return httpx.Client(timeout=timeout, transport=_transport)
+    return httpx.Client(timeout=timeout, transport=_transport, verify=_tls())
 
 
 def origin(url: str) -> str:

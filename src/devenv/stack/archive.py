@@ -75,22 +75,24 @@ class Hashing:
 
 class ChunkReader:
     """A file-like view of an iterator of chunks, hashed as tarfile reads it: objects stream
-    from the store into the archive without landing anywhere else."""
+    from the store into the archive without landing anywhere else. Reads slice one chunk at
+    an offset (no copying of what is left)."""
 
     def __init__(self, chunks: Iterator[bytes], hashing: Hashing) -> None:
         self._chunks = chunks
-        self._buffer = b""
+        self._chunk = memoryview(b"")
         self.hashing = hashing
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
+        if not self._chunk:
             chunk = next(self._chunks, None)
             if chunk is None:
-                break
-            self._buffer += self.hashing.update(chunk)
-        if size < 0:
-            size = len(self._buffer)
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
+                return b""
+            self._chunk = memoryview(self.hashing.update(chunk))
+        if size < 0 or size >= len(self._chunk):
+            out, self._chunk = bytes(self._chunk), memoryview(b"")
+            return out
+        out, self._chunk = bytes(self._chunk[:size]), self._chunk[size:]
         return out
 
 

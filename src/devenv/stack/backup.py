@@ -128,11 +128,15 @@ def bucket(engine: Engine) -> Bucket:
     )
 
 
-def psql(engine: Engine, sql: str, *, user: str = "$POSTGRES_USER") -> str:
-    """A query's plain output, run in the Postgres container over its socket."""
+def psql(engine: Engine, sql: str, *, database: str | None = None) -> str:
+    """A query's plain output, run in the Postgres container over its socket (MLflow's
+    database unless told)."""
     service = service_with_probe(engine, "postgres").name
-    command = f'psql -v ON_ERROR_STOP=1 -U "{user}" -d "$MLFLOW_DB_NAME" -tA -F "|" -c "{sql}"'
-    result = engine.exec(service, ["sh", "-c", command])
+    where = ["-d", database] if database else []
+    command = (
+        'exec psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$MLFLOW_DB_NAME" -tA -F "|" "$@"'
+    )
+    result = engine.exec(service, ["sh", "-c", command, "psql", *where, "-c", sql])
     if not result.ok:
         raise StackUnhealthyError(
             f"Postgres refused a query: {result.last_line()}",
@@ -152,11 +156,15 @@ def mlflow_counts(engine: Engine) -> dict[str, int]:
     return {name: int(value) for name, value in zip(COUNTED, values, strict=True)}
 
 
-def _tables(engine: Engine, tables: list[str]) -> dict[str, bool]:
+def _tables(engine: Engine, tables: list[str], *, database: str | None = None) -> dict[str, bool]:
     listed = ",".join(f"'{t}'" for t in tables)
     sql = f"select table_name from information_schema.tables where table_name in ({listed})"  # noqa: S608
-    present = set(psql(engine, sql).split())
+    present = set(psql(engine, sql, database=database).split())
     return {t: t in present for t in tables}
+
+
+def table_exists(engine: Engine, table: str, *, database: str | None = None) -> bool:
+    return _tables(engine, [table], database=database)[table]
 
 
 def dump(engine: Engine, container: str, dest: Path) -> dict[str, Any]:
@@ -217,6 +225,8 @@ def backup(
             outputs.atomic(target, private=include_secrets) as handle,
             tarfile.open(fileobj=handle, mode="w|", format=tarfile.PAX_FORMAT) as tar,
         ):
+            # tarfile copies in 16 kB pieces by default: slow for big objects.
+            tar.copybufsize = archive.CHUNK  # type: ignore[attr-defined]
             tar.add(dump_file, arcname=archive.DUMP)
             for item in listed:
                 progress(done, total, item.key)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devenv.clients.mlflow import login
 from devenv.core import interrupts
 from devenv.core.errors import StackUnhealthyError, UsageError
 from devenv.docker.engine import Engine
@@ -27,20 +28,6 @@ from devenv.stack.backup import IN_VOLUME, OnBytes, service_with_probe
 from devenv.stack.status import MISSING
 
 MLFLOW_WAIT = 180  # seconds for MLflow to be healthy again after the database changed
-
-# MLflow's own auth store sets the admin's password to this project's (.env), hashed its way.
-SET_ADMIN = """
-import os
-from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
-store = SqlAlchemyStore()
-store.init_db(os.environ["MLFLOW_BACKEND_STORE_URI"])
-user, password = os.environ["MLFLOW_AUTH_ADMIN_USERNAME"], os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"]
-if store.has_user(user):
-    store.update_user(user, password=password, is_admin=True)
-else:
-    store.create_user(user, password, is_admin=True)
-print("admin", user)
-"""
 
 
 @dataclass
@@ -117,6 +104,7 @@ def restore(
         # Staged where MLflow does not look: the dump into a database of its own, the objects
         # added beside the ones there. Ctrl-C until the swap leaves what MLflow shows as it was.
         _stage_database(engine, names["postgres"], tar)
+        _admin_password(engine)
         moved = _restore_objects(engine, tar, manifest, progress=progress)
         try:  # the swap, whole or not at all: Ctrl-C is held, and MLflow starts again after it
             with interrupts.shielded():
@@ -127,7 +115,6 @@ def restore(
         if held:
             _prune(engine, manifest)
         _wait_healthy(engine, mlflow)
-        _sync_admin(engine, mlflow)
         restored = _verify(engine, manifest)
     return RestoreResult(
         path=path,
@@ -179,9 +166,9 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _sql(engine: Engine, *statements: str, doing: str) -> None:
+def _sql(engine: Engine, *statements: str, doing: str, database: str = "postgres") -> None:
     admin, _role, _db = _names(engine)
-    command = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-U", admin, "-d", "postgres"]
+    command = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-U", admin, "-d", database]
     for statement in statements:
         command += ["-c", statement]
     _pg(engine, command, doing)
@@ -221,10 +208,9 @@ def _swap_database(engine: Engine) -> None:
     """The staged database becomes MLflow's in two renames (MLflow stopped), then the old one
     is dropped."""
     _admin, _role, db = _names(engine)
-    literal = "'" + db.replace("'", "''") + "'"
     terminate = (
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608 - a quoted literal
-        f"WHERE datname = {literal} AND pid <> pg_backend_pid()"
+        f"WHERE datname = {_literal(db)} AND pid <> pg_backend_pid()"
     )
     _sql(
         engine,
@@ -287,28 +273,60 @@ def _ensure_started(engine: Engine, service: str, seconds: float = 60) -> None:
 
 
 def _wait_healthy(engine: Engine, service: str) -> None:
+    """MLflow healthy by Docker's own check, so `devenv status` agrees the moment we return."""
     deadline = time.monotonic() + MLFLOW_WAIT
     while time.monotonic() < deadline:
         engine.forget()
-        state = engine.states().get(service)
-        if state is not None and state.health in ("healthy", None) and state.running:
+        state = engine.states().get(service, MISSING)
+        if state.running and state.health in ("healthy", None):
             return
-        time.sleep(2)
+        time.sleep(0.5)
     raise StackUnhealthyError(
         f"{service} did not become healthy after the restore",
         hint=f"devenv logs {service} shows why",
     )
 
 
-def _sync_admin(engine: Engine, mlflow: str) -> None:
-    if engine.env.get("MLFLOW_AUTH", "basic") == "off":
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def password_hash(password: str, salt: str | None = None) -> str:
+    """The hash MLflow's login keeps (werkzeug's default, scrypt:32768:8:1$salt$hex): made
+    here, so the restored database carries this project's admin before MLflow ever sees it."""
+    import hashlib
+    import secrets
+    import string
+
+    salt = salt or "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+    n, r, p = 32768, 8, 1
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+    ).hex()
+    return f"scrypt:{n}:{r}:{p}${salt}${digest}"
+
+
+def _admin_password(engine: Engine) -> None:
+    """The dump carries the old project's login: its admin gets this project's password (from
+    .env) in the staged database, or is added; other users keep theirs. A dump without MLflow's
+    login tables (it was off) is left to MLflow, which makes them at start."""
+    signed_in = login(engine.env)
+    _admin, _role, db = _names(engine)
+    if signed_in is None or not backup.table_exists(engine, "users", database=db + STAGED):
         return
-    done = engine.exec(mlflow, ["python", "-c", SET_ADMIN])
-    if not done.ok:
-        raise StackUnhealthyError(
-            f"MLflow's admin could not be given this project's password: {done.last_line()}",
-            hint="the data is restored; see docs/security.md to set the password by hand",
-        )
+    user, password = signed_in
+    upsert = (
+        "INSERT INTO users (username, password_hash, is_admin) VALUES "  # noqa: S608 - quoted
+        f"({_literal(user)}, {_literal(password_hash(password))}, true) "
+        "ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, "
+        "is_admin = true"
+    )
+    _sql(
+        engine,
+        upsert,
+        doing="giving MLflow's admin this project's password",
+        database=db + STAGED,
+    )
 
 
 def _verify(engine: Engine, manifest: archive.Manifest) -> dict[str, int]:
