@@ -3,11 +3,11 @@
 Order, so that a refusal changes nothing: the archive is read through and checked against its
 manifest, the stack must be running, and a stack that already holds runs, models or objects
 is refused unless `replace` (which snapshots it first). Then the dump is loaded into a database
-of its own and the objects are added to the bucket (each signed with its SHA-256, so the store
-refuses a body that differs): what MLflow shows is unchanged until MLflow is stopped and the
-two databases swap names (Ctrl-C held for that moment). MLflow starts again, its admin is
-given this project's password (the dump carries the old project's login), objects the archive
-lacks go (with `replace`), and the result is checked against the manifest.
+of its own, where MLflow's admin gets this project's password (the dump carries the old
+project's login), and the objects are added to the bucket (each signed with its SHA-256, so
+the store refuses a body that differs): what MLflow shows is unchanged until MLflow is stopped
+and the two databases swap names (Ctrl-C held for that moment). MLflow starts again, objects
+the archive lacks go (with `replace`), and the result is checked against the manifest.
 """
 
 from __future__ import annotations
