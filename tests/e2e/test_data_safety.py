@@ -167,12 +167,13 @@ def test_ctrl_c_during_backup_leaves_no_file(stack: Stack, tmp_path: Path) -> No
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 200 kB filesystem (tmpfs): a real ENOSPC. Mounting needs root (CI runs as root)."""
+    """A 600 kB filesystem (tmpfs): room for the dump, not for the artifacts, so the real
+    ENOSPC comes while objects stream in. Mounting needs root (CI runs as root)."""
     folder = tmp_path / "tiny"
     folder.mkdir()
     if os.geteuid() != 0 or not shutil.which("mount"):
         pytest.skip("mounting a small tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(folder)], check=True)
     try:
         yield folder
     finally:
@@ -290,3 +291,35 @@ def test_new_warns_about_volumes_an_earlier_project_left(tmp_path: Path) -> None
         subprocess.run(["docker", "volume", "rm", volume], capture_output=True)
     assert made.returncode == 0, made.stderr
     assert f"docker volume rm {volume}" in made.stderr
+
+
+LOG_STEADILY = """
+import time
+import mlflow
+mlflow.set_experiment("during-backup")
+with mlflow.start_run():
+    for step in range(600):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        time.sleep(0.01)
+"""
+
+
+def test_a_backup_while_a_run_logs_restores_and_verifies(stack: Stack) -> None:
+    """The manifest counts what the dump holds (one snapshot), not what MLflow held a moment
+    before: a backup taken while metrics stream in restores and verifies."""
+    logging = subprocess.Popen(
+        ["docker", "exec", stack.engine.states()["jupyter"].name, "python", "-c", LOG_STEADILY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(5)
+        made = cli(stack, "backup", "--json")
+    finally:
+        out, _ = logging.communicate(timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert logging.returncode == 0, out
+    restored = cli(stack, "restore", json.loads(made.stdout)["path"], "--replace", "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["mlflow"] == json.loads(made.stdout)["mlflow"]

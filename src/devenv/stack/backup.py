@@ -145,15 +145,36 @@ def psql(engine: Engine, sql: str, *, database: str | None = None) -> str:
     return result.stdout.strip()
 
 
-def mlflow_counts(engine: Engine) -> dict[str, int]:
+def mlflow_counts(engine: Engine, *, database: str | None = None) -> dict[str, int]:
     """How many experiments, runs, metrics, models, versions and aliases MLflow holds (0 for
     a table not made yet: a stack MLflow never started against)."""
     parts = ", ".join(
         f"(select count(*) from {table})" if present else "0"  # noqa: S608 - our table names
-        for table, present in _tables(engine, list(COUNTED.values())).items()
+        for table, present in _tables(engine, list(COUNTED.values()), database=database).items()
     )
-    values = psql(engine, f"select {parts}").split("|")
+    values = psql(engine, f"select {parts}", database=database).split("|")
     return {name: int(value) for name, value in zip(COUNTED, values, strict=True)}
+
+
+# Rows of one table in a custom-format dump: the lines of its COPY block (text format escapes
+# newlines, so one row is one line). $1: the dump, then the table names.
+DUMP_ROWS = (
+    'dump=$1; shift; for t in "$@"; do pg_restore -a -t "$t" -f - "$dump" | '
+    """awk '/^COPY /{c=1;next} $0=="\\\\."{c=0} c{n++} END{print n+0}'; done"""
+)
+
+
+def dump_counts(engine: Engine, path: str) -> dict[str, int]:
+    """MLflow's counts as the dump holds them: the same snapshot, whatever ran meanwhile."""
+    service = service_with_probe(engine, "postgres").name
+    done = engine.exec(service, ["sh", "-c", DUMP_ROWS, "count", path, *COUNTED.values()])
+    lines = done.stdout.split()
+    if not done.ok or len(lines) != len(COUNTED):
+        raise StackUnhealthyError(
+            f"could not read the dump back: {done.last_line()}",
+            hint="devenv logs postgres shows why; nothing was written",
+        )
+    return {name: int(value) for name, value in zip(COUNTED, lines, strict=True)}
 
 
 def _tables(engine: Engine, tables: list[str], *, database: str | None = None) -> dict[str, bool]:
@@ -180,6 +201,7 @@ def dump(engine: Engine, container: str, dest: Path) -> dict[str, Any]:
             f"pg_dump failed: {done.last_line()}", hint="devenv logs postgres shows why"
         )
     try:
+        counts = dump_counts(engine, IN_VOLUME)
         engine.copy_out(container, IN_VOLUME, dest)
     except DockerCommandError as error:
         raise UsageError(
@@ -193,7 +215,7 @@ def dump(engine: Engine, container: str, dest: Path) -> dict[str, Any]:
     with dest.open("rb") as handle:
         for chunk in archive.chunks(handle):
             hashing.update(chunk)
-    return {"file": archive.DUMP, "server_version": version, **hashing.facts()}
+    return {"file": archive.DUMP, "server_version": version, "counts": counts, **hashing.facts()}
 
 
 def backup(
@@ -208,7 +230,6 @@ def backup(
     started = time.perf_counter()
     names = require_running(engine, "a backup", "postgres", "s3")
     store = bucket(engine)
-    counts = mlflow_counts(engine)
     progress = on_bytes or (lambda _done, _total, _what: None)
     with (
         outputs.writing(target),
@@ -217,6 +238,7 @@ def backup(
         dump_file = Path(scratch) / "mlflow.dump"
         progress(0, 0, "pg_dump of MLflow's database")
         dumped = dump(engine, names["postgres"], dump_file)
+        counts = dumped.pop("counts")
         listed = list(store.objects())
         total = dumped["size"] + sum(o.size for o in listed)
         done = dumped["size"]
@@ -235,7 +257,9 @@ def backup(
                     reader = archive.ChunkReader(iter(body), hashing)
                     try:
                         tar.addfile(archive.member(archive.OBJECTS + item.key, item.size), reader)
-                    except OSError:
+                    except OSError as error:
+                        if error.errno is not None:  # the disk, not the object: outputs.writing
+                            raise
                         raise StackUnhealthyError(
                             f"{item.key} changed while it was copied",
                             hint="run devenv backup again (nothing was written)",

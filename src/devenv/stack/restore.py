@@ -106,6 +106,8 @@ def restore(
         _stage_database(engine, names["postgres"], tar)
         _admin_password(engine)
         moved = _restore_objects(engine, tar, manifest, progress=progress)
+        # Checked before the swap, where nothing else writes: exact, and nothing changed yet.
+        restored = _verify(engine, manifest)
         try:  # the swap, whole or not at all: Ctrl-C is held, and MLflow starts again after it
             with interrupts.shielded():
                 engine.stop_services([mlflow])
@@ -115,7 +117,6 @@ def restore(
         if held:
             _prune(engine, manifest)
         _wait_healthy(engine, mlflow)
-        restored = _verify(engine, manifest)
     return RestoreResult(
         path=path,
         seconds=time.perf_counter() - started,
@@ -330,28 +331,29 @@ def _admin_password(engine: Engine) -> None:
 
 
 def _verify(engine: Engine, manifest: archive.Manifest) -> dict[str, int]:
-    """MLflow's counts and the bucket's objects (key, size, ETag) as the manifest says."""
-    counts = backup.mlflow_counts(engine)
+    """The staged database's counts and the bucket's objects (key, size, ETag) as the manifest
+    says; before the swap, so a failure leaves what MLflow shows as it was."""
+    _admin, _role, db = _names(engine)
+    counts = backup.mlflow_counts(engine, database=db + STAGED)
     expected = manifest.counts
     differ = [k for k in expected if counts.get(k) != expected[k]]
     if differ:
         name = differ[0]
         raise StackUnhealthyError(
-            f"after the restore MLflow holds {counts.get(name)} {name}, the archive "
-            f"{expected[name]}",
-            hint="run the restore again with --replace; devenv logs mlflow shows errors",
+            f"the restored database holds {counts.get(name)} {name}, the archive {expected[name]}",
+            hint="nothing was swapped in: MLflow shows its data as before; devenv logs postgres",
         )
     stored = {o.key: o for o in backup.bucket(engine).objects()}
     for item in manifest.objects:
         found = stored.get(item["key"])
         if found is None or found.size != int(item["size"]):
             raise StackUnhealthyError(
-                f"after the restore the bucket lacks {item['key']} (or holds another size)",
-                hint="run the restore again with --replace",
+                f"after the upload the bucket lacks {item['key']} (or holds another size)",
+                hint="nothing was swapped in; run the restore again",
             )
         if _single_part(found.etag) and found.etag != item["md5"]:
             raise StackUnhealthyError(
-                f"after the restore {item['key']} has another checksum",
-                hint="run the restore again with --replace",
+                f"after the upload {item['key']} has another checksum",
+                hint="nothing was swapped in; run the restore again",
             )
     return counts
