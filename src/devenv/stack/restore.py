@@ -206,8 +206,8 @@ def _stage_database(engine: Engine, container: str, tar: tarfile.TarFile) -> Non
 
 
 def _swap_database(engine: Engine) -> None:
-    """The staged database becomes MLflow's in two renames (MLflow stopped), then the old one
-    is dropped."""
+    """The staged database becomes MLflow's in two renames, one transaction (MLflow stopped):
+    both or neither. Then the old one is dropped."""
     _admin, _role, db = _names(engine)
     terminate = (
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608 - a quoted literal
@@ -216,7 +216,8 @@ def _swap_database(engine: Engine) -> None:
     _sql(
         engine,
         terminate,
-        f"ALTER DATABASE {_ident(db)} RENAME TO {_ident(db + REPLACED)}",
+        # One -c string with two statements: psql sends it as one transaction.
+        f"ALTER DATABASE {_ident(db)} RENAME TO {_ident(db + REPLACED)}; "
         f"ALTER DATABASE {_ident(db + STAGED)} RENAME TO {_ident(db)}",
         f"DROP DATABASE {_ident(db + REPLACED)} WITH (FORCE)",
         doing="the database swap",
