@@ -139,14 +139,19 @@ class VolumesEngine(FakeEngine):
         raise AssertionError("compose cannot read a project without its .env")
 
 
-@pytest.mark.parametrize("content", [None, b"", b"\xff\xfe"])
-def test_doctor_fails_when_volumes_exist_without_a_usable_env(
-    project: Path, content: bytes | None
-) -> None:
+def broken_env(project: Path, content: bytes | None) -> None:
+    """.env missing (None), or replaced by these bytes."""
     env = project / ".env"
     env.unlink()
     if content is not None:
         env.write_bytes(content)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"\xff\xfe"])
+def test_doctor_fails_when_volumes_exist_without_a_usable_env(
+    project: Path, content: bytes | None
+) -> None:
+    broken_env(project, content)
     check = preflight.check_env_opens_data(VolumesEngine(project, ["p_postgres-data"]))
     assert check.status == "fail" and "docker volume rm p_postgres-data" in (check.fix or "")
     assert preflight.check_env_opens_data(VolumesEngine(project, [])).status == "ok"
@@ -164,10 +169,7 @@ def test_doctor_fails_a_corrupted_answers_file(project: Path) -> None:
 def test_down_without_a_readable_env_stops_containers_by_their_labels(
     project: Path, content: bytes | None
 ) -> None:
-    env = project / ".env"
-    env.unlink()
-    if content is not None:
-        env.write_bytes(content)
+    broken_env(project, content)
     engine = VolumesEngine(project, ["p_postgres-data"])
     found = lifecycle.down(engine)
     assert found is not None and [c.service for c in found] == ["postgres", "mlflow"]
