@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import configparser
 import importlib.util
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 SERVE = Path(__file__).parents[2] / "template" / "services" / "mlflow" / "serve.py"
 
@@ -50,3 +54,37 @@ def test_unknown_mode_and_missing_password_stop_before_mlflow(tmp_path: Path) ->
     assert empty.returncode == 1 and "MLFLOW_AUTH_ADMIN_PASSWORD is empty" in empty.stderr
     short = run(MLFLOW_AUTH_ADMIN_PASSWORD="short", MLFLOW_FLASK_SERVER_SECRET_KEY="k")
     assert short.returncode == 1 and "fewer than 12 characters" in short.stderr
+
+
+def test_presigned_urls_name_the_host_address_and_the_relay_carries_both_ways() -> None:
+    module = serve()
+    port, target = module.public_s3("http://127.0.0.1:18333", "http://objectstore:8333")
+    assert (port, target) == (18333, ("objectstore", 8333))
+    with pytest.raises(SystemExit, match=r"must be http://127\.0\.0\.1:PORT"):
+        module.public_s3("http://objectstore:8333", "http://objectstore:8333")
+
+    # An upstream that answers only after the client half-closes (as a PUT's body ends).
+    upstream = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = upstream.accept()
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+        conn.sendall(b"got " + str(len(received)).encode())
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    module.start_relay(free, upstream.getsockname())
+    with socket.create_connection(("127.0.0.1", free), timeout=10) as client:
+        client.sendall(b"x" * 300_000)
+        client.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := client.recv(65536):
+            reply += chunk
+    assert reply == b"got 300000"
+    with pytest.raises(OSError):
+        module.start_relay(free, upstream.getsockname())  # the port is taken: refused, loudly
