@@ -8,21 +8,26 @@ python-on-whales objects. Unit tests fake this class; the e2e harness drives sta
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from devenv.core.errors import (
     DevenvError,
     DockerCommandError,
-    EngineUnavailableError,
-    ToolMissingError,
 )
 from devenv.docker import compose
 from devenv.docker.containers import Containers
+from devenv.docker.failures import (
+    ENGINE_DOWN,
+    bad_docker_host,
+    cli_missing,
+    engine_unavailable,
+    stderr_text,
+)
 from devenv.docker.images import Images, json_progress
 from devenv.docker.records import (
     Container,
@@ -35,44 +40,6 @@ if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
     from devenv.core.project import Project
-
-# What the docker CLI prints when no engine answers.
-ENGINE_DOWN = (
-    "cannot connect to the docker daemon",
-    "is the docker daemon running",
-    "error during connect",
-)
-
-
-def _text(error: BaseException) -> str:
-    return str(getattr(error, "stderr", "") or "")
-
-
-def bad_docker_host(error: BaseException) -> EngineUnavailableError | None:
-    """The docker CLI's complaint about a malformed DOCKER_HOST, as one error naming it; None
-    for any other failure. The one place that recognises it."""
-    if "docker endpoint" not in _text(error):
-        return None
-    value = os.environ.get("DOCKER_HOST", "")
-    return EngineUnavailableError(
-        f"DOCKER_HOST={value} is not an engine address docker understands",
-        hint="unset DOCKER_HOST, or set it like unix:///var/run/docker.sock or tcp://HOST:2375",
-    )
-
-
-def engine_unavailable() -> EngineUnavailableError:
-    return EngineUnavailableError(
-        "the Docker engine is not answering",
-        hint="start Docker (Docker Desktop, or: sudo systemctl start docker); "
-        "check DOCKER_HOST if you set it",
-    )
-
-
-def cli_missing() -> ToolMissingError:
-    return ToolMissingError(
-        "the docker CLI is not installed (not found on PATH)",
-        hint="install Docker Engine or Docker Desktop, then open a new shell",
-    )
 
 
 class Engine(Images, Containers):
@@ -120,7 +87,7 @@ class Engine(Images, Containers):
         except (ClientNotFoundError, FileNotFoundError):
             raise cli_missing() from None
         except DockerException as error:
-            stderr = _text(error)
+            stderr = stderr_text(error)
             if bad := bad_docker_host(error):
                 raise bad from None
             if any(marker in stderr for marker in compose.COMPOSE_MISSING):
@@ -167,7 +134,7 @@ class Engine(Images, Containers):
         except DockerException as error:
             if bad := bad_docker_host(error):
                 raise bad from None
-            text = f"{_text(error)} {error}".lower()
+            text = f"{stderr_text(error)} {error}".lower()
             return not any(marker in text for marker in ENGINE_DOWN)
         return True
 
@@ -313,30 +280,47 @@ class Engine(Images, Containers):
         """Run a command in a running service. A non-zero exit is a result, not an error;
         a missing engine or CLI still raises. With a TTY the output goes to the terminal.
         `waiting`: what a long run is doing, said after a few seconds (devenv.core.notice)."""
-        from python_on_whales.exceptions import DockerException
-
         from devenv.core import notice
 
         def run(d: DockerClient) -> ExecResult:
-            try:
-                out = d.compose.execute(service, list(command), tty=tty)
-            except DockerException as error:
-                if bad_docker_host(error) or any(
-                    m in _text(error) for m in compose.COMPOSE_MISSING
-                ):
-                    raise
-                if any(m in _text(error).lower() for m in ENGINE_DOWN):
-                    raise
-                return ExecResult(
-                    int(error.return_code or 1), str(error.stdout or ""), str(error.stderr or "")
-                )
-            return ExecResult(0, str(out or ""))
+            with _command_exit() as failed:
+                return ExecResult(0, str(d.compose.execute(service, list(command), tty=tty) or ""))
+            return failed[0]
 
         if waiting is None:
             result: ExecResult = self._call(run)
             return result
         with notice.waiting(waiting):
             result = self._call(run)
+        return result
+
+    def run_once(
+        self,
+        service: str,
+        command: Sequence[str],
+        *,
+        mounts: Sequence[tuple[Path, str]] = (),
+        workdir: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ExecResult:
+        """`compose run --rm --no-deps`: a throwaway container of the service's image, its
+        output streamed (stdout to stdout, stderr to stderr); mounts are read-only."""
+
+        def run(d: DockerClient) -> ExecResult:
+            with _command_exit() as failed:
+                stream = d.compose.run(
+                    service, list(command), remove=True, dependencies=False, tty=False,
+                    stream=True, workdir=workdir, envs=env or {},
+                    volumes=[(str(src), dst, "ro") for src, dst in mounts],
+                )  # fmt: skip
+                for source, chunk in cast("Iterable[tuple[str, bytes]]", stream):
+                    out = sys.stdout if source == "stdout" else sys.stderr
+                    out.write(chunk.decode(errors="replace"))
+                    out.flush()
+                return ExecResult(0, "")
+            return failed[0]
+
+        result: ExecResult = self._call(run)
         return result
 
     def logs(
@@ -425,3 +409,24 @@ class Engine(Images, Containers):
 
         removed: list[str] = self._call(remove)
         return removed
+
+
+@contextmanager
+def _command_exit() -> Iterator[list[ExecResult]]:
+    """A command's non-zero exit becomes a result (appended); a missing engine or CLI raises."""
+    from python_on_whales.exceptions import DockerException
+
+    failed: list[ExecResult] = []
+    try:
+        yield failed
+    except DockerException as error:
+        text = stderr_text(error)
+        if bad_docker_host(error) or any(m in text for m in compose.COMPOSE_MISSING):
+            raise
+        if any(m in text.lower() for m in ENGINE_DOWN):
+            raise
+        failed.append(
+            ExecResult(
+                int(error.return_code or 1), str(error.stdout or ""), str(error.stderr or "")
+            )
+        )
