@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from devenv.clients.mlflow import login
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, devenv_cli
 from tests.helpers import run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -145,6 +146,61 @@ def test_ps_and_exec_on_the_running_stack(capsys, project_dir: Stack) -> None:  
     failed = run_cli(capsys, "exec", "mlflow", "sh", "-c", "exit 3", cwd=project_dir.root)
     assert failed.code == 3, "the command's own exit code"
     assert "exited with 3 in mlflow" in failed.err and "Traceback" not in failed.err
+
+
+def test_devenv_test_runs_the_projects_own_checks_and_tests_in_its_image(  # type: ignore[no-untyped-def]
+    project_dir: Stack,
+) -> None:
+    """The generated project's ruff and pytest (training a model, serving it, 422s) pass in the
+    JupyterLab image; a planted failing test fails the command with pytest's code; nothing is
+    written into the project."""
+    root = project_dir.root
+    passed = devenv_cli(root, "test", timeout=900)
+    assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-2000:]
+    assert "All checks passed" in passed.stdout and " passed" in passed.stdout, passed.stdout
+    assert "test_bad_payloads_get_422" not in passed.stdout  # quiet on success: counts only
+    planted = root / "tests" / "test_planted.py"
+    planted.write_text("def test_planted():\n    assert 40 + 2 == 43\n")
+    try:
+        failed = devenv_cli(root, "test", "--no-lint", "--", "-q", "tests/test_planted.py")
+    finally:
+        planted.unlink()
+    assert failed.returncode == 1, failed.stderr
+    assert "test_planted" in failed.stdout and "checks or tests failed (exit 1)" in failed.stderr
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=root,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert not [line for line in status.stdout.splitlines() if "cache" in line], status.stdout
+
+
+def test_dev_container_attaches_to_the_stacks_jupyter(project_dir: Stack) -> None:
+    """The official Dev Containers CLI: `devcontainer up` attaches to this stack's JupyterLab
+    service (no second stack), and `devcontainer exec` runs the project's tests and reaches
+    MLflow with the stack's settings."""
+    cli = shutil.which("devcontainer")
+    if cli is None:
+        pytest.skip("the Dev Containers CLI is not installed (npm install -g @devcontainers/cli)")
+    root = str(project_dir.root)
+    up = subprocess.run([cli, "up", "--workspace-folder", root], capture_output=True,
+                        text=True, timeout=900)  # fmt: skip
+    assert up.returncode == 0, up.stderr[-3000:]
+    outcome = json.loads(up.stdout.strip().splitlines()[-1])
+    assert outcome["outcome"] == "success", outcome
+    project_dir.engine.forget()
+    (jupyter,) = [c for c in project_dir.engine.containers() if c.service == "jupyter"]
+    assert outcome["containerId"] == jupyter.id, "the stack's own JupyterLab, not a second one"
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        # By id: exec infers a container from the folder only for containers it created.
+        where = ["--container-id", jupyter.id, "--workspace-folder", root]
+        return subprocess.run([cli, "exec", *where, *command],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+
+    tests = run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    probe = "import mlflow; print(len(mlflow.search_experiments()) >= 1, mlflow.get_tracking_uri())"
+    mlflow = run("python", "-c", probe)
+    assert mlflow.returncode == 0, mlflow.stderr[-2000:]
+    assert mlflow.stdout.split()[-2:] == ["True", "http://mlflow:5000"], mlflow.stdout
 
 
 def test_a_paused_mlflow_is_named_in_seconds_not_minutes(capsys, project_dir: Stack) -> None:  # type: ignore[no-untyped-def]

@@ -62,6 +62,8 @@ def _root(
 for function, name in (
     (project.new, None),
     (project.update, None),
+    (project.add, None),
+    (project.lock, None),
     (inspect.urls, None),
     (inspect.status, None),
     (lifecycle.up, None),
@@ -69,6 +71,7 @@ for function, name in (
     (checks.doctor, None),
     (checks.onboard, None),
     (checks.smoke, None),
+    (checks.test, None),
     (lifecycle.restart, None),
     (lifecycle.reset, None),
     (lifecycle.down, None),

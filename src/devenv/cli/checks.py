@@ -176,3 +176,38 @@ def smoke(*, json_output: JsonOption = False) -> None:
         steps = loop.run(stack)
     views().checks(steps, as_json=json_output, seconds=time.monotonic() - started)
     finish(loop.failure(steps), success=f"golden path proven in {time.monotonic() - started:.1f}s")
+
+
+def test(
+    pytest_args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[-- PYTEST_ARGS]", help="Passed to pytest, after --.", show_default=False
+        ),
+    ] = None,
+    *,
+    lint: Annotated[
+        bool, typer.Option("--lint/--no-lint", help="Run ruff (lint and format check) first.")
+    ] = True,
+) -> None:
+    """Run the project's checks and tests inside the JupyterLab image (results match it).
+
+    ruff (lint, then format --check) and pytest run in a throwaway container of the image the
+    code runs in, with the project mounted read-only; the stack need not be up. The tests use
+    their own MLflow (a SQLite file in a temporary folder), never the stack's. Exits with
+    ruff's or pytest's exit code.
+
+    Examples:
+
+      devenv test
+
+      devenv test -- -x -k predict
+
+      devenv test --no-lint -- tests/test_train.py
+    """
+    from devenv.ml import project_tests
+
+    started = time.monotonic()
+    with interruptible("the tests were stopped; nothing in the project changed"):
+        project_tests.run(engine(), pytest_args or [], lint=lint)
+    finish(None, success=f"checks and tests passed in {time.monotonic() - started:.1f}s")

@@ -31,15 +31,20 @@ INLINE_ROWS = 256  # up to this many rows on the fast path, /predict answers on 
 # The fast path below hands scikit-learn a matrix in the exact column order it was fitted with,
 # after this API checked every name against the signature; its "no feature names" warning
 # would fire on every request and say nothing new.
-warnings.filterwarnings("ignore", message="X does not have valid feature names",
-                        category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message="X does not have valid feature names", category=UserWarning
+)
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line: easy to grep, easy to ship."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": round(record.created, 3), "level": record.levelname, "msg": record.getMessage()}
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "msg": record.getMessage(),
+        }
         entry.update(getattr(record, "fields", {}))
         return json.dumps(entry)
 
@@ -80,9 +85,12 @@ class Loaded:
 def native_path(model: Any, columns: list[dict[str, Any]]) -> Native | None:
     """The fast path when the model is scikit-learn with an all-numeric, named signature."""
     flavors = model.metadata.flavors or {}
-    names = [c.get("name") for c in columns]
-    if "sklearn" not in flavors or not columns or not all(names) or any(
-        c.get("type") not in NUMERIC for c in columns
+    names = [str(c.get("name") or "") for c in columns]
+    if (
+        "sklearn" not in flavors
+        or not columns
+        or not all(names)
+        or any(c.get("type") not in NUMERIC for c in columns)
     ):
         return None
     try:
@@ -119,8 +127,10 @@ def load(force: bool = False) -> bool:
     except Exception as error:  # no such model or alias yet, or MLflow unreachable
         with lock:
             if state.model is None:
-                state.error = (f"no model at models:/{MODEL_NAME}@{MODEL_ALIAS} "
-                               f"({type(error).__name__}); train and register one first")
+                state.error = (
+                    f"no model at models:/{MODEL_NAME}@{MODEL_ALIAS} "
+                    f"({type(error).__name__}); train and register one first"
+                )
         return state.model is not None
     if not force and version == state.version:
         return True
@@ -138,9 +148,18 @@ def load(force: bool = False) -> bool:
         state.model, state.version, state.run_id, state.source = model, version, run_id, source
         state.columns, state.native = columns, native
         state.loaded_at, state.error = time.time(), None
-    log.info("model loaded", extra={"fields": {"model": MODEL_NAME, "alias": MODEL_ALIAS,
-                                               "version": version, "run_id": run_id,
-                                               "source": source}})
+    log.info(
+        "model loaded",
+        extra={
+            "fields": {
+                "model": MODEL_NAME,
+                "alias": MODEL_ALIAS,
+                "version": version,
+                "run_id": run_id,
+                "source": source,
+            }
+        },
+    )
     return True
 
 
@@ -191,15 +210,19 @@ def check_inputs(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> N
         missing = sorted(n for n in names if n not in row)
         unknown = sorted(set(row) - names)
         if missing or unknown:
-            raise HTTPException(422, f"row {i}: missing {missing or 'nothing'}, "
-                                     f"unknown {unknown or 'nothing'}; expected {sorted(names)}")
+            raise HTTPException(
+                422,
+                f"row {i}: missing {missing or 'nothing'}, "
+                f"unknown {unknown or 'nothing'}; expected {sorted(names)}",
+            )
         for column in columns:
             value = row[column["name"]]
             if column.get("type") in NUMERIC and (
                 isinstance(value, bool) or not isinstance(value, (int, float))
             ):
-                raise HTTPException(422, f"row {i}: {column['name']} must be a number, "
-                                         f"got {value!r}")
+                raise HTTPException(
+                    422, f"row {i}: {column['name']} must be a number, got {value!r}"
+                )
 
 
 @app.get("/health")
@@ -211,8 +234,13 @@ def health() -> dict[str, str]:
 @app.get("/ready")
 def ready() -> JSONResponse:
     """Readiness: a model is loaded (503 with the reason when not)."""
-    body = {"ready": state.model is not None, "model": MODEL_NAME, "alias": MODEL_ALIAS,
-            "version": state.version, "error": state.error}
+    body = {
+        "ready": state.model is not None,
+        "model": MODEL_NAME,
+        "alias": MODEL_ALIAS,
+        "version": state.version,
+        "error": state.error,
+    }
     return JSONResponse(body, status_code=200 if state.model is not None else 503)
 
 
@@ -220,8 +248,14 @@ def ready() -> JSONResponse:
 def reload() -> JSONResponse:
     """Load whatever version the alias points at now (503 with the reason when that fails)."""
     loaded = load(force=True)
-    body = {"ready": state.model is not None, "reloaded": loaded, "model": MODEL_NAME,
-            "alias": MODEL_ALIAS, "version": state.version, "error": state.error}
+    body = {
+        "ready": state.model is not None,
+        "reloaded": loaded,
+        "model": MODEL_NAME,
+        "alias": MODEL_ALIAS,
+        "version": state.version,
+        "error": state.error,
+    }
     return JSONResponse(body, status_code=200 if loaded else 503)
 
 
@@ -229,15 +263,23 @@ def reload() -> JSONResponse:
 def metadata() -> dict[str, Any]:
     if state.model is None:
         raise HTTPException(503, state.error or "no model loaded")
-    return {"model": MODEL_NAME, "alias": MODEL_ALIAS, "version": state.version,
-            "run_id": state.run_id, "source": state.source, "inputs": schema_columns(),
-            "loaded_at": state.loaded_at,
-            "predictor": "sklearn (signature checked by this API)" if state.native is not None
-            else "pyfunc"}
+    return {
+        "model": MODEL_NAME,
+        "alias": MODEL_ALIAS,
+        "version": state.version,
+        "run_id": state.run_id,
+        "source": state.source,
+        "inputs": schema_columns(),
+        "loaded_at": state.loaded_at,
+        "predictor": "sklearn (signature checked by this API)"
+        if state.native is not None
+        else "pyfunc",
+    }
 
 
-def run_model(model: Any, native: Native | None, columns: list[dict[str, Any]],
-              rows: list[dict[str, Any]]) -> list[Any]:
+def run_model(
+    model: Any, native: Native | None, columns: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> list[Any]:
     """Check the rows against the signature, then predict: the values, or a 422 that says why."""
     import numpy as np
     import pandas as pd
@@ -260,8 +302,11 @@ async def predict(request: PredictRequest, response: Response) -> dict[str, Any]
     with lock:  # one consistent model, version and signature for the whole request
         model, native, columns, version = state.model, state.native, state.columns, state.version
     if model is None:
-        raise HTTPException(503, f"{state.error}. Hint: run the training "
-                                 "(python -m <package>.train in JupyterLab, or devenv smoke)")
+        raise HTTPException(
+            503,
+            f"{state.error}. Hint: run the training "
+            "(python -m <package>.train in JupyterLab, or devenv smoke)",
+        )
     started = time.perf_counter()
     rows = request.inputs
     if native is not None and len(rows) <= INLINE_ROWS:
@@ -270,8 +315,16 @@ async def predict(request: PredictRequest, response: Response) -> dict[str, Any]
         values = run_model(model, native, columns, rows)
     else:  # a big batch or a model of unknown cost runs on a worker: /health never waits on it
         values = await run_in_threadpool(run_model, model, native, columns, rows)
-    log.info("predict", extra={"fields": {"rows": len(rows), "version": version,
-                                          "ms": round((time.perf_counter() - started) * 1000, 2)}})
+    log.info(
+        "predict",
+        extra={
+            "fields": {
+                "rows": len(rows),
+                "version": version,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        },
+    )
     # Which version answered, for a client behind the canary gateway (it adds the track).
     response.headers["x-model-version"] = str(version)
     return {"predictions": values, "model": MODEL_NAME, "version": version}
