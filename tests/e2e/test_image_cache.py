@@ -33,6 +33,12 @@ from tests.helpers import git
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.cold_build_cache]
 
+# Pins new to the serving image, as its lock carries them (pip --require-hashes): PyPI's wheels.
+TOMLI_W = [
+    "tomli-w==1.1.0 --hash=sha256:1403179c78193e3184bfaade390ddbd071cba48a32a2e62ba11aae47490c63f7",
+    "tomli-w==1.2.0 --hash=sha256:188306098d013b691fcadc011abd66727d3c414c571bb01b1a174ba8c983cf90",
+]
+
 
 def up(root: Path, *args: str) -> tuple[dict, float]:  # type: ignore[type-arg]
     started = time.monotonic()
@@ -137,11 +143,11 @@ def test_a_teammate_pulls_what_the_creator_pushed_and_rebuilds_only_what_changed
         figures = {}
         for what, path, line in [
             ("one-line app change", serving / "app" / "main.py", "# a teammate's edit {n}\n"),
-            ("one pin added", serving / "requirements.txt", "six==1.1{n}.0\n"),
+            ("one pin added", serving / "requirements.lock", "{pin}\n"),
         ]:
             original = path.read_text()
             for n, cached in enumerate((True, False), start=6):
-                path.write_text(original + line.format(n=n))
+                path.write_text(original + line.format(n=n, pin=TOMLI_W[n - 6]))
                 changed = tags(teammate)
                 assert {k for k in content if changed[k] != content[k]} == {"serving"}
                 subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True)

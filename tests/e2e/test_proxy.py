@@ -28,7 +28,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 MITMPROXY = "mitmproxy>=11,<13"
 # Small pure-Python packages nothing else in the stack installs: pip cannot answer for them
 # from its cache, so each must cross the proxy.
-BUILD_PACKAGE = "pyjokes==0.8.3"
+# With its hash, as the image's lock carries every pin (pip --require-hashes): PyPI's wheel.
+BUILD_PACKAGE = (
+    "pyjokes==0.8.3 --hash=sha256:12836e61bc7a2c1ff302604a040f0f63ac36c5c947c20319fcb5d1ab37bac46e"
+)
 RUNTIME_PACKAGE = "inflection"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # the images' store, without the proxy CA
 
@@ -112,7 +115,7 @@ def set_env(stack: Stack, **values: str) -> None:
 def add_requirement(stack: Stack, line: str) -> None:
     """A changed layer, new to the build cache (the comment differs every run): pip runs, and
     asks the index for a package no other build here has asked for."""
-    path = stack.root / "services" / "jupyter" / "requirements.txt"
+    path = stack.root / "services" / "jupyter" / "requirements.lock"
     path.write_text(path.read_text() + f"{line}  # {stack.name}\n")
 
 

@@ -32,7 +32,19 @@ TORCH = os.environ.get("TORCH_VERSION", "2.13.0")
 
 
 def requirement_files() -> list[Path]:
-    return sorted(SERVICES.glob("*/requirements.txt"))
+    return sorted([*SERVICES.glob("*/requirements.txt"), *SERVICES.glob("*/requirements.lock")])
+
+
+def resolutions(path: Path) -> list[list[str]]:
+    """pip's arguments for each resolution an image's build makes from this file."""
+    if path.suffix == ".lock":  # exported from uv.lock: every package listed, with hashes
+        found = [["--require-hashes", "--no-deps", "-r", str(path)]]
+    else:
+        pins = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+        found = [[p for p in pins if p]]
+    if "jupyter" in str(path):
+        found.append([f"torch=={TORCH}"])  # its own layer, from its own index
+    return found
 
 
 def platform_tags(arch: str) -> list[str]:
@@ -87,13 +99,13 @@ def _needs_pypi() -> None:
     "path", requirement_files(), ids=lambda p: p.parent.name.split("%}")[0].split()[-1]
 )
 def test_pins_have_wheels_for_both_architectures(path: Path, arch: str, tmp_path: Path) -> None:
-    pins = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-    pins = [p for p in pins if p]
-    if "jupyter" in str(path):
-        pins.append(f"torch=={TORCH}")
-    # One pip per Python, side by side: each spends its time waiting on PyPI.
-    with ThreadPoolExecutor(len(PYTHONS)) as pool:
-        reasons = pool.map(lambda py: resolve(pins, arch, py, tmp_path / py), PYTHONS)
+    # One pip per Python and resolution, side by side: each spends its time waiting on PyPI.
+    asked = [(py, n, args) for py in PYTHONS for n, args in enumerate(resolutions(path))]
+    with ThreadPoolExecutor(len(asked)) as pool:
+        found = list(pool.map(lambda a: resolve(a[2], arch, a[0], tmp_path / f"{a[0]}-{a[1]}"),
+                              asked))
+    reasons = [next((why for (p, _, _), why in zip(asked, found) if p == py and why), None)
+               for py in PYTHONS]
     problems = {py: missing_wheel(why) for py, why in zip(PYTHONS, reasons) if why}
     assert not problems, f"{path.relative_to(SERVICES)} on linux/{arch}: " + "; ".join(
         f"Python {py}: {why}" for py, why in problems.items()

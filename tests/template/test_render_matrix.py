@@ -31,6 +31,8 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
         "services/mlflow/create_bucket.py", "services/mlflow/requirements.txt",
         "services/mlflow/serve.py",
         f"src/{package}/__init__.py", f"src/{package}/train.py",
+        "pyproject.toml", "uv.lock", ".pre-commit-config.yaml", "tests/conftest.py",
+        "tests/test_train.py",
         "services/registry/Dockerfile", "services/registry/config.yml",
         "k8s/base/kustomization.yaml", "k8s/base/mlflow.yaml", "k8s/base/namespace.yaml",
         "k8s/base/network-policies.yaml", "k8s/overlays/prod/kustomization.yaml",
@@ -40,15 +42,17 @@ def expected_files(answers: dict[str, Any], package: str) -> set[str]:
     if answers["gpu"] != "none" and (answers["include_jupyter"] or answers["include_serving"]):
         files.add("compose.gpu.yaml")
     if answers["include_jupyter"]:
-        files |= {"notebooks/quickstart.ipynb", "k8s/base/train-job.yaml"}
+        files |= {"notebooks/quickstart.ipynb", "k8s/base/train-job.yaml",
+                  ".devcontainer/devcontainer.json"}
         if answers["gpu"] != "none":
             files.add("k8s/overlays/gpu/kustomization.yaml")
         files |= {f"services/jupyter/{n}" for n in
-                  (".dockerignore", "Dockerfile", "jupyter_server_config.py", "requirements.txt")}
+                  (".dockerignore", "Dockerfile", "jupyter_server_config.py", "requirements.lock")}
     if answers["include_serving"]:
         files |= {f"services/serving/{n}" for n in
-                  (".dockerignore", "Dockerfile", "requirements.txt", "app/__init__.py",
+                  (".dockerignore", "Dockerfile", "requirements.lock", "app/__init__.py",
                    "app/main.py")}
+        files.add("tests/test_serving.py")
         files |= {"services/gateway/Dockerfile", "services/gateway/requirements.txt",
                   "k8s/base/serving.yaml", "k8s/overlays/prod/serving-pdb.yaml"}
     return files

@@ -44,3 +44,20 @@ def test_server_requirements_follow_the_pinned_mlflow() -> None:
             f"{name}=={pinned[name]} does not satisfy mlflow's {req}"
         )
     assert LEFT_OUT <= {canonicalize_name(r.name) for r in wanted}, "left-out list is stale"
+
+
+def locked_versions() -> dict[str, str]:
+    """Package -> version in the template's uv.lock (the generated project's one source of pins)."""
+    import tomllib
+
+    text = (template_root() / "template" / "uv.lock.jinja").read_text()
+    text = text.replace("{{ project_slug | regex_replace('[-_.]+', '-') }}", "project")
+    return {p["name"]: p["version"] for p in tomllib.loads(text)["package"] if "version" in p}
+
+
+def test_the_server_runs_the_mlflow_its_clients_are_locked_to() -> None:
+    """The tracking server is platform (its own requirements.txt, no modelling stack); the
+    JupyterLab and serving images install from the lock. One MLflow release for all three."""
+    locked = locked_versions()
+    assert locked["mlflow"] == locked["mlflow-skinny"] == pins(REQUIREMENTS)["mlflow-skinny"]
+    assert pins(REQUIREMENTS)["mlflow-tracing"] == locked["mlflow-tracing"]

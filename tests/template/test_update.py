@@ -165,6 +165,34 @@ def test_update_keeps_an_edited_file_the_template_removed(capsys, template_repo:
     assert json.loads(result.out)["kept"] == ["scripts/onboard.sh"]
 
 
+def test_an_edited_requirements_txt_becomes_a_migration_step(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before the lock, each image had requirements.txt. An update to the lock keeps an edited
+    one and says which of its pins the lock lacks and the `devenv add` that moves them."""
+    old = template_repo / "template/services/{% if include_jupyter %}jupyter{% endif %}/requirements.txt"
+    old.write_text("jupyterlab==4.6.6\nmlflow==3.17.2\n")
+    git(template_repo, "add", "-A")
+    git(template_repo, "commit", "-qm", "v1 with requirements.txt")
+    git(template_repo, "tag", "-f", "v1")
+    project = make_project(capsys, template_repo, tmp_path / "p")
+    ours = project / "services" / "jupyter" / "requirements.txt"
+    ours.write_text(ours.read_text() + "polars==1.2.0  # our own\n")
+    git(project, "commit", "-qam", "polars")
+    git(template_repo, "rm", "-q", str(old.relative_to(template_repo)))
+    git(template_repo, "commit", "-qm", "v2: the lock")
+    git(template_repo, "tag", "v2")
+
+    result = run_cli(capsys, "update", "--json", cwd=project)
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["kept"] == ["services/jupyter/requirements.txt"], "never silently dropped"
+    assert report["requirements_to_move"] == {"services/jupyter/requirements.txt": ["polars==1.2.0"]}
+    git(project, "reset", "-q", "--hard")  # the same update again, as a person reads it
+    git(project, "clean", "-qfd")
+    said = run_cli(capsys, "update", cwd=project)
+    assert said.code == 0, said.err
+    assert "devenv add polars==1.2.0 --group jupyter, then delete it" in " ".join(said.err.split())
+
+
 def test_update_adds_new_env_keys_and_never_touches_values(capsys, template_repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     project = make_project(capsys, template_repo, tmp_path / "p")
     before = read_env(project / ".env")

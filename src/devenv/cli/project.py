@@ -133,3 +133,62 @@ def update(
         console.info(f"backed up first: {target}")
     result = update_project(project(), wanted, template=template, vcs_ref=vcs_ref)
     views().update(result, as_json=json_output)
+
+
+def add(
+    packages: Annotated[
+        list[str], typer.Argument(metavar="PACKAGE", help="Requirements, e.g. polars==1.2.0.")
+    ],
+    *,
+    group: Annotated[
+        str,
+        typer.Option(
+            "--group", "-g", metavar="GROUP", help="train, serving, dev or jupyter (the image)."
+        ),
+    ] = "train",
+    json_output: JsonOption = False,
+) -> None:
+    """Add Python packages to the project: pyproject.toml, uv.lock and the images' lock files.
+
+    uv resolves the package for every platform and records each file's hash; the images whose
+    requirements.lock changed rebuild on the next `devenv up` (only their package layer).
+    Groups: train (what training imports; in the JupyterLab image), serving (the serving image;
+    JupyterLab too, where its tests run), dev (test tools), jupyter (JupyterLab alone).
+
+    Examples:
+
+      devenv add polars==1.2.0
+
+      devenv add lightgbm==4.6.0 --group serving
+    """
+    from devenv.scaffold import deps
+
+    with interruptible("nothing was added"):
+        result = deps.add(project().root, packages, group)
+    views().locked(result, f"added {' '.join(packages)} to {group}", as_json=json_output)
+
+
+def lock(
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; fail if a lock file is out of date.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-resolve uv.lock and write the images' lock files from it (after a hand edit).
+
+    For pyproject.toml's dependency groups edited by hand (a version bumped, a package
+    removed): uv resolves them into uv.lock, and each image's services/*/requirements.lock is
+    exported from it. With --check nothing changes: it fails when either is out of date.
+
+    Examples:
+
+      devenv lock
+
+      devenv lock --check
+    """
+    from devenv.scaffold import deps
+
+    with interruptible("the lock files are as they were"):
+        result = deps.lock(project().root, check=check)
+    views().locked(result, "lock files up to date" if check else "locked", as_json=json_output)

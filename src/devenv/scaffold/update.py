@@ -11,6 +11,7 @@ from devenv.core import envfile
 from devenv.core.errors import DirtyTreeError, TemplateError, UpdateConflictError, UsageError
 from devenv.core.paths import cache_dir
 from devenv.core.project import Project, conflicted_files
+from devenv.scaffold import deps
 from devenv.scaffold import template as tpl
 from devenv.scaffold.template import (
     check_template,
@@ -35,6 +36,9 @@ class UpdateResult:
     answers: dict[str, tuple[object, object]] = field(default_factory=dict)
     # Images of the services that hold data (compose.yaml's defaults): name -> (before, after).
     data_images: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Kept old requirements.txt files the images no longer read: path -> (group, pins the
+    # lock lacks), for the `devenv add` that moves them.
+    migrate: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     @property
     def store_changed(self) -> bool:
@@ -219,6 +223,11 @@ def update_project(
         for name, image in images_before.items()
         if images_after.get(name, image) != image
     }
+    migrate = {
+        name: (deps.REPLACED[name], deps.unlocked_pins(root, name))
+        for name in kept
+        if name in deps.REPLACED and (root / "uv.lock").is_file()
+    }
     return UpdateResult(
         root,
         str(old_ref),
@@ -229,4 +238,5 @@ def update_project(
         followed,
         differ,
         moved,
+        migrate,
     )

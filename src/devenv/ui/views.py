@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from devenv.ml.gpu.check import GpuReport
     from devenv.ml.onboard import OnboardResult
     from devenv.release.canary.flow import CanaryStatus
+    from devenv.scaffold.deps import Locked
     from devenv.scaffold.new import NewResult
     from devenv.scaffold.update import UpdateResult
     from devenv.stack.backup import BackupResult
@@ -66,10 +67,24 @@ def update(result: UpdateResult, *, as_json: bool) -> None:
                 "env_kept": result.env_follow.kept,
                 "answers_changed": {k: list(v) for k, v in result.answers.items()},
                 "data_images_changed": {k: list(v) for k, v in result.data_images.items()},
+                "requirements_to_move": {k: v[1] for k, v in result.migrate.items()},
             }
         )
         return
     for name in result.kept:
+        if name in result.migrate:
+            group, pins = result.migrate[name]
+            move = (
+                f"your pins the lock lacks: {', '.join(pins)}; move them with: devenv add "
+                f"{' '.join(pins)} --group {group}, then delete it"
+                if pins
+                else "every pin in it is in the lock: delete it"
+            )
+            console.warn(
+                f"kept {name} (you edited it), but the {group} image now installs from "
+                f"pyproject.toml's lock, not from it: {move}"
+            )
+            continue
         console.warn(f"kept {name}: you edited it and the new template no longer ships it")
     if result.env.added:
         console.info(f".env: added {', '.join(result.env.added)} (new in .env.example)")
@@ -335,3 +350,15 @@ def restored(result: RestoreResult, *, as_json: bool) -> None:
         f"({_size(result.object_bytes)}), checksums as in the archive"
         + (f" (made with {result.from_store})" if result.from_store else "")
     )
+
+
+def locked(result: Locked, done: str, *, as_json: bool) -> None:
+    """devenv add / devenv lock: which image lock files changed, and what to do next."""
+    if as_json:
+        console.print_json({"done": done, "exported": result.exported})
+        return
+    console.success(done)
+    for path in result.exported:
+        console.info(f"  {path} changed")
+    if result.exported:
+        console.info("next: devenv up (rebuilds only the images whose lock changed)")
