@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 PYTEST_FLAGS ?= $(if $(CI),--require-docker,)
 KIT_OVERRIDES := tests/e2e/images/overrides.env
 
-.PHONY: help engine install docs lint test unit template e2e e2e-images bench-cli bench-serving bench-images bench-mlflow-login bench-backup bench-pins demo demo-down clean
+.PHONY: help engine install docs lint test unit template e2e e2e-images bench-cli bench-serving bench-images bench-mlflow-login bench-backup bench-pins relock demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-backup: install ## devenv backup/restore against pg_dump + an S3 copy by h
 
 bench-pins: install ## what a changed pin rebuilds: devenv add, then only the affected images and layers
 	$(BIN)/python tests/benchmarks/bench_pins.py
+
+relock: install ## re-resolve the template's uv.lock and the images' requirements.lock after a pin change in template/pyproject.toml.jinja
+	$(BIN)/python tools/relock.py
 
 engine: ## is a Docker engine answering? (make demo checks this first, in seconds)
 	@command -v docker >/dev/null 2>&1 || { echo "make demo: docker is not installed; install Docker Engine or Docker Desktop" >&2; exit 1; }

@@ -49,7 +49,8 @@ def build(project: Path, *extra: str) -> tuple[float, str]:
 def steps(log_text: str) -> dict[str, dict[str, list[str]]]:
     """Image -> {"ran": [...], "cached": [...]}: the pip steps of each build, by what they do."""
     found: dict[str, dict[str, list[str]]] = {i: {"ran": [], "cached": []} for i in IMAGES}
-    named = re.findall(r"^#(\d+) \[(\w+)[^\]]*\] RUN (.*)$", log_text, re.M)
+    # BuildKit prints a step's header line more than once (when it starts, when it resumes).
+    named = dict.fromkeys(re.findall(r"^#(\d+) \[(\w+)[^\]]*\] RUN (.*)$", log_text, re.M))
     cached = set(re.findall(r"^#(\d+) CACHED", log_text, re.M))
     for number, image, command in named:
         if image in found and "pip install" in command:

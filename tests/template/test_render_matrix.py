@@ -86,7 +86,7 @@ def test_render(answers: dict[str, Any], render, compose_cmd: list[str]) -> None
     if answers["include_jupyter"]:
         notebook = json.loads((project / "notebooks/quickstart.ipynb").read_text())
         kinds = [c["cell_type"] for c in notebook["cells"]]
-        assert kinds[0] == "markdown" and len(kinds) == (4 if answers["include_serving"] else 3)
+        assert kinds[0] == "markdown" and len(kinds) == (5 if answers["include_serving"] else 4)
 
     # Compose accepts the stack alone and with the GPU overlay.
     config = compose_config(compose_cmd, project, "compose.yaml")

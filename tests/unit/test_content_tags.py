@@ -166,7 +166,7 @@ def test_the_rendered_contexts_send_what_their_dockerfiles_copy(tmp_path: Path) 
     (serving / "app" / "__pycache__").mkdir(exist_ok=True)
     (serving / "app" / "__pycache__" / "x.pyc").write_bytes(b"\0")
     sent = {p.relative_to(serving).as_posix() for p in builds.context_files(serving)}
-    assert "requirements.txt" in sent and "app/main.py" in sent
+    assert "requirements.lock" in sent and "app/main.py" in sent
     assert not any("__pycache__" in p for p in sent)
 
 

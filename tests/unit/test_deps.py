@@ -59,7 +59,7 @@ def test_uv_s_reason_is_the_because_line() -> None:
 
 
 def test_a_project_without_a_lock_is_told_how_to_get_one(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no pyproject.toml and uv.lock") as caught:
+    with pytest.raises(UsageError, match=r"no pyproject\.toml and uv\.lock") as caught:
         deps.add(tmp_path, ["polars==1.2.0"], "train")
     assert caught.value.hint and "devenv update brings the lock" in caught.value.hint
 
