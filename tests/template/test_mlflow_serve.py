@@ -54,6 +54,9 @@ def test_unknown_mode_and_missing_password_stop_before_mlflow(tmp_path: Path) ->
     assert empty.returncode == 1 and "MLFLOW_AUTH_ADMIN_PASSWORD is empty" in empty.stderr
     short = run(MLFLOW_AUTH_ADMIN_PASSWORD="short", MLFLOW_FLASK_SERVER_SECRET_KEY="k")
     assert short.returncode == 1 and "fewer than 12 characters" in short.stderr
+    clash = run(MLFLOW_AUTH="off", MLFLOW_S3_PUBLIC_URL="http://127.0.0.1:1",
+                MLFLOW_S3_ENDPOINT_URL="http://objectstore:8333")  # fmt: skip
+    assert clash.returncode == 1 and "S3_PORT=1 is MLflow's own port" in clash.stderr
 
 
 def test_presigned_urls_name_the_host_address_and_the_relay_carries_both_ways() -> None:

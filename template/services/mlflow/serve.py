@@ -119,6 +119,8 @@ def main(args: list[str]) -> None:
     if not public:
         os.execvp(command[0], command)
     port, target = public_s3(public, os.environ.get("MLFLOW_S3_ENDPOINT_URL", ""))
+    if f"--port={port}" in args:
+        sys.exit(f"S3_PORT={port} is MLflow's own port in its container: choose another in .env")
     try:
         start_relay(port, target)
     except OSError as error:
