@@ -76,3 +76,22 @@ def test_export_command_writes_each_group_to_its_image() -> None:
     command = deps.export_command("uv", "serving")
     assert command[-2:] == ["--output-file", "services/serving/requirements.lock"]
     assert "--frozen" in command and "--no-annotate" in command
+
+
+def test_the_hooks_uv_is_the_release_devenv_depends_on() -> None:
+    """devenv add and the project's hooks export with uv: the same minor release writes the
+    same bytes, so the hooks never undo what devenv wrote."""
+    import re
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from devenv.scaffold.template import template_root
+
+    root = template_root()
+    hooks = (root / "template" / ".pre-commit-config.yaml.jinja").read_text()
+    pinned = set(re.findall(r'"uv==([0-9.]+)"', hooks))
+    assert len(pinned) == 1, pinned
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [Requirement(d).specifier for d in declared if Requirement(d).name == "uv"]
+    assert spec.contains(pinned.pop())
