@@ -6,7 +6,7 @@
 The template's pyproject is rendered with a placeholder project name, locked with uv (what a
 generated project's `devenv lock` runs), and the placeholder becomes the project's name again
 in the lock: uv accepts the project's entry anywhere in the file. The exports are the same
-commands `devenv lock` and the project's pre-commit hooks run (devenv.scaffold.deps.EXPORTS).
+commands `devenv lock` and the project's pre-commit hooks run (devenv.scaffold.deps.export_args).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from devenv.scaffold.deps import EXPORTS, export_command, uv_binary
+from devenv.scaffold.deps import EXPORTS, export_args, uv_binary
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "template"
 PLACEHOLDER = "devenv-template-project"
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         for group, path in EXPORTS.items():
             target = work / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(export_command(uv, group), cwd=work, check=True)
+            subprocess.run([uv, *export_args(group)], cwd=work, check=True)
             destination = TEMPLATE / FOLDERS[group] / Path(path).name
             shutil.copyfile(target, destination)
             print(f"wrote {destination.relative_to(TEMPLATE.parent)}", file=sys.stderr)

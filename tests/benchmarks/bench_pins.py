@@ -28,13 +28,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.benchmarks.bench_images import empty_pip_cache, log  # noqa: E402
+from tests.benchmarks.bench_images import empty_pip_cache  # noqa: E402
 from tests.e2e.conftest import render_project  # noqa: E402
 from tests.e2e.images import kit  # noqa: E402
 
 OUT = ROOT / "build" / "bench" / "pins.json"
 IMAGES = ("jupyter", "serving")
 DEVENV = str(Path(sys.executable).with_name("devenv"))
+
+
+def log(message: str) -> None:
+    print(f"[bench-pins] {message}", file=sys.stderr, flush=True)
 
 
 def build(project: Path, *extra: str) -> tuple[float, str]:

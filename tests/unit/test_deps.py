@@ -72,8 +72,8 @@ def test_an_unknown_group_is_refused_before_uv_runs(tmp_path: Path) -> None:
     assert caught.value.hint == "one of: train, serving, dev, jupyter"
 
 
-def test_export_command_writes_each_group_to_its_image() -> None:
-    command = deps.export_command("uv", "serving")
+def test_export_args_write_each_group_to_its_image() -> None:
+    command = deps.export_args("serving")
     assert command[-2:] == ["--output-file", "services/serving/requirements.lock"]
     assert "--frozen" in command and "--no-annotate" in command
 

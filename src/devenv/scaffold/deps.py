@@ -3,7 +3,7 @@ uv.lock (every platform, every file's hash), exported per image into
 services/<image>/requirements.lock, which the image installs with `pip --require-hashes`.
 
 `devenv add` and `devenv lock` change them; the project's pre-commit hooks run the same export
-commands (EXPORTS, export_command), so either way the files come out byte for byte the same."""
+commands (EXPORTS, export_args), so either way the files come out byte for byte the same."""
 
 from __future__ import annotations
 
@@ -34,11 +34,13 @@ def uv_binary() -> str:
         return proc.find("uv", hint="pip install uv (or reinstall devenv, which depends on it)")
 
 
-def export_command(uv: str, group: str) -> list[str]:
+def export_args(group: str, *, to_file: bool = True) -> list[str]:
+    """uv's arguments that export a group (the hooks' entry, after `uv`)."""
     # --no-annotate: no "# via" lines, so a file changes only when its pins or hashes do (and
     # the image's package layer is reused when another group changes).
-    return [uv, "export", "--frozen", "--quiet", "--no-emit-project", "--no-annotate",
-            "--only-group", group, "--output-file", EXPORTS[group]]  # fmt: skip
+    command = ["export", "--frozen", "--quiet", "--no-emit-project", "--no-annotate",
+               "--only-group", group]  # fmt: skip
+    return [*command, "--output-file", EXPORTS[group]] if to_file else command
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def require_locked_project(root: Path) -> None:
         )
 
 
-def _uv(root: Path, args: Sequence[str], what: str) -> None:
+def _uv(root: Path, args: Sequence[str], what: str) -> str:
+    """Run uv in the project; its output, or ToolFailedError with uv's own reason."""
     done = proc.run([uv_binary(), *args], timeout=TIMEOUT, cwd=root, what=what)
     if not done.ok:
         raise ToolFailedError(
@@ -65,19 +68,22 @@ def _uv(root: Path, args: Sequence[str], what: str) -> None:
             hint="uv's message is above; check the package name and version on PyPI",
             details=done.stderr.strip() or None,
         )
+    return done.stdout
+
+
+def _images(root: Path) -> list[tuple[str, str]]:
+    """(group, lock file) of the images this project has."""
+    return [(group, path) for group, path in EXPORTS.items() if (root / path).parent.is_dir()]
 
 
 def export(root: Path) -> Locked:
     """Write each image's requirements.lock from uv.lock (for the images this project has)."""
     written = []
-    for group, path in EXPORTS.items():
-        if (root / path).parent.is_dir():
-            before = (root / path).read_bytes() if (root / path).is_file() else b""
-            done = proc.run(export_command(uv_binary(), group), timeout=TIMEOUT, cwd=root)
-            if not done.ok:
-                raise ToolFailedError(f"uv export failed: {done.last_line()}", hint="devenv lock")
-            if (root / path).read_bytes() != before:
-                written.append(path)
+    for group, path in _images(root):
+        before = _read(root / path)
+        _uv(root, export_args(group), f"uv export {group}")
+        if _read(root / path) != before:
+            written.append(path)
     return Locked(written)
 
 
@@ -98,13 +104,12 @@ def lock(root: Path, *, check: bool = False) -> Locked:
         _uv(root, ["lock", "--quiet"], "uv lock")
         return export(root)
     _uv(root, ["lock", "--check", "--quiet"], "uv lock --check")
-    stale = []
-    for group, path in EXPORTS.items():
-        if (root / path).parent.is_dir():
-            to_stdout = export_command(uv_binary(), group)[:-2]  # without --output-file PATH
-            done = proc.run(to_stdout, timeout=TIMEOUT, cwd=root)
-            if not done.ok or _body(done.stdout) != _body(_read(root / path)):
-                stale.append(path)
+    stale = [
+        path
+        for group, path in _images(root)
+        if _body(_uv(root, export_args(group, to_file=False), f"uv export {group}"))
+        != _body(_read(root / path))
+    ]
     if stale:
         raise UsageError(
             f"{', '.join(stale)} do not match uv.lock", hint="devenv lock writes them again"
@@ -129,10 +134,7 @@ def _reason(stderr: str) -> str | None:
 
 
 # Where each image's pins lived before the lock (the files `devenv update` may keep).
-REPLACED = {
-    "services/jupyter/requirements.txt": "jupyter",
-    "services/serving/requirements.txt": "serving",
-}
+REPLACED = {f"services/{image}/requirements.txt": image for image in EXPORTS}
 
 
 def locked_versions(root: Path) -> dict[str, str]:
